@@ -1,0 +1,39 @@
+"""Log observers: text (twistd's usual format) or JSON lines, level-filtered."""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, cast
+
+from twisted.logger import (
+    FilteringLogObserver,
+    ILogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    jsonFileLogObserver,
+    textFileLogObserver,
+)
+from twisted.python.logfile import LogFile
+
+LEVELS = {
+    "debug": LogLevel.debug,
+    "info": LogLevel.info,
+    "warn": LogLevel.warn,
+    "error": LogLevel.error,
+    "critical": LogLevel.critical,
+}
+
+
+def open_log_file(path: str | None) -> IO[str]:
+    """twistd's ``--logfile`` target: stdout for None or "-"."""
+    if not path or path == "-":
+        return sys.stdout
+    return cast(IO[str], LogFile.fromFullPath(path))
+
+
+def make_observer(fmt: str, level: str, out: IO[str]) -> ILogObserver:
+    """An observer writing ``fmt`` ("text" or "json") events at ``level`` or
+    above to ``out``."""
+    sink = jsonFileLogObserver(out) if fmt == "json" else textFileLogObserver(out)
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LEVELS[level])
+    return FilteringLogObserver(sink, [predicate])

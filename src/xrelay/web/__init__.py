@@ -1,0 +1,7 @@
+"""twisted.web resources: the player-facing HTTP surface."""
+
+from xrelay.web._accesslog import redact_uri, redacted_log_formatter
+from xrelay.web._live import LiveStreams
+from xrelay.web._root import XRelayRoot
+
+__all__ = ["LiveStreams", "XRelayRoot", "redact_uri", "redacted_log_formatter"]

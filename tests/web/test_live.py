@@ -1,0 +1,174 @@
+"""The live URL over a real Site on a StringTransport (no sockets)."""
+
+from __future__ import annotations
+
+from twisted.cred.portal import Portal
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Site
+
+from xrelay.cred.checkers import LineRealm, StoreChecker
+from xrelay.cred.limits import ConnectionTracker
+from xrelay.cred.passwords import hash_password, verify_password
+from xrelay.fanout import ChannelRegistry, HubSettings
+from xrelay.models import Bouquet, Category, Channel, User
+from xrelay.testing import FakeSource, MemoryStore
+from xrelay.web import XRelayRoot, redacted_log_formatter
+from xrelay.web._live import LiveStreams
+
+PKT = b"\x47" + b"\x11" * 187
+HASH = hash_password("pw")
+
+
+def verify_now(password: str, stored: str) -> Deferred[bool]:
+    return succeed(verify_password(password, stored))
+
+
+class LiveTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_700_000_000)
+        self.store = MemoryStore()
+        self.successResultOf(self.store.start())
+        category = self.successResultOf(
+            self.store.put_category(Category(0, "live", "News"))
+        )
+        for cid in (1, 2):
+            self.successResultOf(
+                self.store.put_channel(
+                    Channel(
+                        id=cid,
+                        number=cid,
+                        name=f"C{cid}",
+                        category_id=category.id,
+                        sources=(f"fake://{cid}",),
+                    )
+                )
+            )
+        self.add_user(User(0, "alice", HASH, max_connections=2))
+        self.sources: dict[str, FakeSource] = {}
+
+        def make_source(url: str) -> FakeSource:
+            self.sources[url] = FakeSource(url)
+            return self.sources[url]
+
+        self.registry = ChannelRegistry(
+            self.clock, make_source, HubSettings(), linger=5
+        )
+        self.registry.startService()
+        self.addCleanup(self.registry.stopService)
+        portal = Portal(LineRealm(self.store), [StoreChecker(self.store, verify_now)])
+        self.tracker = ConnectionTracker()
+        live = LiveStreams(portal, self.store, self.registry, self.tracker, self.clock)
+        self.site = Site(XRelayRoot(live), logFormatter=redacted_log_formatter)
+
+    def add_user(self, user: User) -> None:
+        self.successResultOf(self.store.put_user(user))
+
+    def request(self, path: str, method: str = "GET") -> StringTransport:
+        address = IPv4Address("TCP", "127.0.0.1", 40000)
+        protocol = self.site.buildProtocol(address)
+        transport = StringTransport(peerAddress=address)
+        protocol.makeConnection(transport)
+        transport.protocol = protocol  # type: ignore[attr-defined]
+        protocol.dataReceived(f"{method} {path} HTTP/1.1\r\nHost: tv\r\n\r\n".encode())
+        return transport
+
+    def status(self, transport: StringTransport) -> int:
+        return int(transport.value().split(b" ", 2)[1])
+
+    def test_viewer_gets_headers_then_the_channel(self) -> None:
+        transport = self.request("/live/alice/pw/1.ts")
+        self.assertEqual(self.status(transport), 200)
+        self.assertIn(b"Content-Type: video/mp2t", transport.value())
+        self.sources["fake://1"].sink.write_packets(PKT * 3)
+        self.assertEqual(transport.value().count(PKT), 3)
+
+    def test_extensionless_and_legacy_forms(self) -> None:
+        self.assertEqual(self.status(self.request("/live/alice/pw/1")), 200)
+        self.assertEqual(self.status(self.request("/alice/pw/2")), 200)
+
+    def test_wrong_password_and_unknown_user_look_the_same(self) -> None:
+        wrong = self.request("/live/alice/nope/1.ts").value()
+        unknown = self.request("/live/mallory/pw/1.ts").value()
+        self.assertIn(b" 401 ", wrong.split(b"\r\n")[0] + b" ")
+        self.assertEqual(wrong.split(b"\r\n\r\n")[1], unknown.split(b"\r\n\r\n")[1])
+        self.assertTrue(wrong.endswith(b"\r\n\r\ninvalid credentials\n"))
+        self.assertEqual(self.sources, {}, "no source may start for a refused login")
+
+    def test_disabled_expired_and_format_refusals(self) -> None:
+        self.add_user(User(0, "off", HASH, enabled=False))
+        self.add_user(User(0, "old", HASH, expires_at=1_600_000_000))
+        self.add_user(User(0, "hls", HASH, allowed_output_formats=("m3u8",)))
+        for name, reason in (
+            ("off", b"disabled"),
+            ("old", b"expired"),
+            ("hls", b"format"),
+        ):
+            transport = self.request(f"/live/{name}/pw/1.ts")
+            self.assertEqual(self.status(transport), 403, name)
+            self.assertIn(reason, transport.value())
+
+    def test_connection_limit_and_release_on_disconnect(self) -> None:
+        first = self.request("/live/alice/pw/1.ts")
+        self.request("/live/alice/pw/2.ts")
+        third = self.request("/live/alice/pw/1.ts")
+        self.assertEqual(self.status(third), 403)
+        self.assertIn(b"max connections reached", third.value())
+        first.protocol.connectionLost(Failure(ConnectionError("gone")))
+        self.assertEqual(self.tracker.active("alice"), 1)
+        self.assertEqual(self.status(self.request("/live/alice/pw/1.ts")), 200)
+
+    def test_bouquets_limit_what_a_line_can_open(self) -> None:
+        self.successResultOf(
+            self.store.put_bouquet(Bouquet(0, "One", channel_ids=(1,)))
+        )
+        [bouquet] = self.successResultOf(self.store.list_bouquets())
+        self.add_user(User(0, "bob", HASH, bouquet_ids=(bouquet.id,)))
+        self.assertEqual(self.status(self.request("/live/bob/pw/1.ts")), 200)
+        self.assertEqual(self.status(self.request("/live/bob/pw/2.ts")), 404)
+
+    def test_unknown_channel_and_bad_paths(self) -> None:
+        self.assertEqual(self.status(self.request("/live/alice/pw/99.ts")), 404)
+        self.assertEqual(self.status(self.request("/live/alice/pw/x.ts")), 404)
+        self.assertEqual(self.status(self.request("/live/alice/pw/1.m3u8")), 404)
+        self.assertEqual(self.status(self.request("/nothing/here")), 404)
+        self.assertEqual(self.status(self.request("/live/alice/pw/1.ts", "POST")), 405)
+
+    def test_head_answers_headers_without_holding_a_slot(self) -> None:
+        transport = self.request("/live/alice/pw/1.ts", "HEAD")
+        self.assertEqual(self.status(transport), 200)
+        self.assertIn(b"video/mp2t", transport.value())
+        self.assertEqual(self.tracker.active("alice"), 0)
+        self.assertEqual(self.sources, {})
+
+    def test_a_paused_viewer_never_holds_back_another(self) -> None:
+        slow = self.request("/live/alice/pw/1.ts")
+        fast = self.request("/live/alice/pw/1.ts")
+        slow.producer.pauseProducing()  # the slow client's kernel buffer is full
+        slow.clear()
+        sink = self.sources["fake://1"].sink
+        for _ in range(10_000):
+            sink.write_packets(PKT * 7)
+        self.assertEqual(fast.value().count(PKT), 70_000)
+        self.assertEqual(slow.value(), b"")
+        [hub] = self.registry.hubs.values()
+        slow_viewer = next(v for v in hub.viewers if v.paused)
+        self.assertGreater(slow_viewer.dropped_packets, 0)
+        self.assertLessEqual(slow_viewer.queued_bytes, slow_viewer.queue_limit)
+        # it resumes with what it queued, in order
+        slow.producer.resumeProducing()
+        self.assertEqual(slow.value().count(PKT), slow_viewer.bytes_out // 188)
+        self.assertGreater(slow_viewer.bytes_out, 0)
+
+    def test_stalled_viewer_is_disconnected(self) -> None:
+        slow = self.request("/live/alice/pw/1.ts")
+        slow.producer.pauseProducing()
+        for _ in range(20):
+            self.sources["fake://1"].sink.write_packets(PKT)
+            self.clock.advance(1)
+        self.assertTrue(slow.disconnecting or slow.disconnected)
