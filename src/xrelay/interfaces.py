@@ -63,8 +63,12 @@ class IStore(Interface):
     def read_catalog() -> Deferred[Catalog]:
         """Everything, as one consistent snapshot."""
 
-    def replace_catalog(catalog: Catalog) -> Deferred[None]:
-        """Make the store hold exactly ``catalog``, atomically."""
+    def replace_catalog(
+        catalog: Catalog, expected: Catalog | None = None
+    ) -> Deferred[None]:
+        """Make the store hold exactly ``catalog``, atomically; with
+        ``expected``, fail with StoreError unless the store still holds
+        exactly ``expected`` (a compare-and-swap for read-change-write)."""
 
 
 class IPacketSink(Interface):

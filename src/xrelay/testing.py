@@ -81,8 +81,10 @@ class MemoryStore:
     def read_catalog(self) -> Deferred[Catalog]:
         return maybeDeferred(self._db.read_catalog)
 
-    def replace_catalog(self, catalog: Catalog) -> Deferred[None]:
-        return maybeDeferred(self._db.replace_catalog, catalog)
+    def replace_catalog(
+        self, catalog: Catalog, expected: Catalog | None = None
+    ) -> Deferred[None]:
+        return maybeDeferred(self._db.replace_catalog, catalog, expected)
 
 
 @implementer(IChannelSource)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -26,7 +26,15 @@ def user(username: str, id: int = 0, **fields: Any) -> User:
     return User(id, username, "scrypt$hash", **fields)
 
 
-class StoreContract:
+# The contract is a mixin, so that it is not collected by itself; mypy
+# checks it as the TestCase it is mixed into.
+if TYPE_CHECKING:
+    _Base = TestCase
+else:
+    _Base = object
+
+
+class StoreContract(_Base):
     """Mixed into a TestCase; ``open_store`` gives a store not yet started."""
 
     store: IStore
@@ -34,14 +42,14 @@ class StoreContract:
     def open_store(self) -> IStore:
         raise NotImplementedError
 
-    async def setUp(self) -> None:
+    async def setUp(self) -> None:  # type: ignore[override]
         self.store = self.open_store()
         await self.store.start()
-        self.addCleanup(self.store.close)  # type: ignore[attr-defined]
+        self.addCleanup(self.store.close)
 
     async def refusal(self, call: Awaitable[object]) -> str:
         """The message of the StoreError ``call`` fails with."""
-        with self.assertRaises(StoreError) as caught:  # type: ignore[attr-defined]
+        with self.assertRaises(StoreError) as caught:
             await call
         return str(caught.exception)
 
@@ -241,6 +249,18 @@ class StoreContract:
         self.assertEqual(message, "channels.category_id: no live category 10")
         self.assertEqual(await self.store.read_catalog(), rich_catalog())
 
+    async def test_replace_with_expected_is_a_compare_and_swap(self) -> None:
+        read = await self.store.read_catalog()
+        await self.store.put_user(user("meanwhile"))  # a concurrent change
+        message = await self.refusal(
+            self.store.replace_catalog(rich_catalog(), expected=read)
+        )
+        self.assertIn("changed by someone else", message)
+        self.assertIsNotNone(await self.store.get_user("meanwhile"))
+        current = await self.store.read_catalog()
+        await self.store.replace_catalog(rich_catalog(), expected=current)
+        self.assertEqual(await self.store.read_catalog(), rich_catalog())
+
     async def test_replace_refuses_duplicate_keys(self) -> None:
         twice = Catalog(channels=(Channel(1, 1, "x"), Channel(1, 2, "y")))
         message = await self.refusal(self.store.replace_catalog(twice))
@@ -281,7 +301,7 @@ class _Deferring:
 
     def __getattr__(self, name: str) -> Callable[..., Deferred[Any]]:
         method = getattr(self.db, name)
-        return lambda *args: maybeDeferred(method, *args)
+        return lambda *args, **kwargs: maybeDeferred(method, *args, **kwargs)
 
 
 class CatalogDBTests(StoreContract, TestCase):

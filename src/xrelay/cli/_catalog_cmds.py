@@ -121,7 +121,7 @@ def import_m3u(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         if plan.catalog != current:
             try:
-                db.replace_catalog(plan.catalog)
+                db.replace_catalog(plan.catalog, expected=current)
             except StoreError as e:
                 raise CommandError(f"{e}; nothing imported") from None
     out.write(f"imported {name}: {summary}\n")
@@ -166,7 +166,7 @@ def apply(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"dry run: {len(changes)} change(s), nothing applied\n")
             return 0
         try:
-            db.replace_catalog(catalog)
+            db.replace_catalog(catalog, expected=current)
         except StoreError as e:
             raise CommandError(f"{e}; nothing applied") from None
     out.write(f"applied {len(changes)} change(s)\n")

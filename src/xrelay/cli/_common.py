@@ -6,7 +6,7 @@ import argparse
 import datetime
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TextIO, TypeAlias, TypeVar
 
 import attrs
@@ -16,7 +16,6 @@ from xrelay.store import CatalogDB, open_sync
 DEFAULT_DATA_DIR = "./xrelay-data"
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-Handler = Callable[[argparse.Namespace, TextIO], int]
 
 
 class _Identified(Protocol):
@@ -54,8 +53,9 @@ def open_db(args: argparse.Namespace) -> CatalogDB:
 def given_fields(args: argparse.Namespace, model: type[Any]) -> dict[str, Any]:
     """The options naming a field of ``model`` that were given.
 
-    Such options have ``default=argparse.SUPPRESS`` and ``dest`` set to the
-    field, so only given ones are in ``args``.  Lists become tuples.
+    Such options have ``dest`` set to the field and ``default=SUPPRESS``, so
+    only given ones are in ``args`` (as are positionals named after a
+    field).  Lists become tuples.
     """
     names = {f.name for f in attrs.fields(model)}
     return {

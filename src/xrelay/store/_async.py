@@ -130,8 +130,10 @@ class SqliteStore:
     def read_catalog(self) -> Deferred[Catalog]:
         return self._run(_sql.read_catalog)
 
-    def replace_catalog(self, catalog: Catalog) -> Deferred[None]:
-        return self._run(_sql.replace_catalog, catalog)
+    def replace_catalog(
+        self, catalog: Catalog, expected: Catalog | None = None
+    ) -> Deferred[None]:
+        return self._run(_sql.replace_catalog, catalog, expected)
 
 
 def _interact(

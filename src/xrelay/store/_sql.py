@@ -358,18 +358,31 @@ def put_bouquet(cur: Cursor, bouquet: Bouquet) -> Bouquet:
 
 @writes("bouquets")
 def delete_bouquet(cur: Cursor, bouquet_id: int) -> bool:
-    """Refused while a user lists the bouquet: a user left with no bouquets
-    would see the whole catalog."""
+    """Refused (by the users.bouquet_ids rule) while a user lists the
+    bouquet: a user left with no bouquets would see the whole catalog."""
     return _delete(cur, "DELETE FROM bouquets WHERE id = ?", bouquet_id)
 
 
 def read_catalog(cur: Cursor) -> Catalog:
     cur.execute("BEGIN")  # one snapshot for all the tables
+    return _read_all(cur)
+
+
+def _read_all(cur: Cursor) -> Catalog:
     return Catalog(**{table.name: tuple(_all(cur, table)) for table in TABLES})
 
 
 @writes(*(table.name for table in TABLES))
-def replace_catalog(cur: Cursor, catalog: Catalog) -> None:
+def replace_catalog(
+    cur: Cursor, catalog: Catalog, expected: Catalog | None = None
+) -> None:
+    """Replace everything; with ``expected``, only if the store still holds
+    exactly that (checked under the write lock), so a read-change-write by
+    the CLI cannot silently undo a concurrent change."""
+    if expected is not None and _read_all(cur) != expected:
+        raise StoreError(
+            "catalog: changed by someone else since it was read; run the command again"
+        )
     contents = [(table, getattr(catalog, table.name)) for table in TABLES]
     for table, records in contents:
         _refuse_duplicate_keys(table, records)

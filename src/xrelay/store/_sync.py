@@ -96,8 +96,10 @@ class CatalogDB:
     def read_catalog(self) -> Catalog:
         return self._run(_sql.read_catalog)
 
-    def replace_catalog(self, catalog: Catalog) -> None:
-        self._run(_sql.replace_catalog, catalog)
+    def replace_catalog(
+        self, catalog: Catalog, expected: Catalog | None = None
+    ) -> None:
+        self._run(_sql.replace_catalog, catalog, expected)
 
     def close(self) -> None:
         """Flush the write-ahead log into the file and close."""

@@ -1,0 +1,3 @@
+from xrelay.cli import main
+
+raise SystemExit(main())
