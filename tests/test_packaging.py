@@ -36,6 +36,7 @@ class WheelTests(SynchronousTestCase):
 
     def test_plugin_is_shipped_without_a_plugins_init(self) -> None:
         self.assertIn("twisted/plugins/xrelay_plugin.py", self.names)
+        self.assertIn("twisted/plugins/xrelay_endpoints.py", self.names)
         self.assertNotIn("twisted/plugins/__init__.py", self.names)
         self.assertNotIn("twisted/__init__.py", self.names)
 
@@ -50,6 +51,7 @@ class WheelTests(SynchronousTestCase):
 
     def test_demo_media_and_type_marker_are_shipped(self) -> None:
         self.assertIn("xrelay/media/demo.ts", self.names)
+        self.assertIn("xrelay/media/slate.ts", self.names)
         self.assertIn("xrelay/py.typed", self.names)
 
     def test_repository_has_no_plugins_init(self) -> None:

@@ -76,6 +76,12 @@ def non_empty(value: str) -> str | None:
     return None if value else "must not be empty"
 
 
+def readable_file_or_empty(value: str) -> str | None:
+    if value and not os.access(value, os.R_OK):
+        return f"cannot read {value!r}"
+    return None
+
+
 def endpoint(value: str) -> str | None:
     """A server endpoint string, parsed (not listened on) against a fake
     reactor: this catches unknown types, bad arguments and unreadable
@@ -164,10 +170,66 @@ class LiveConfig:
         in_range(0.0, 3600.0),
     )
     join_burst: float = setting(
-        2.0,
+        1.0,
         "Seconds of recent stream (from a keyframe, with PAT/PMT first) sent "
         "at once to a joining viewer, so its player starts without waiting.",
         in_range(0.0, 30.0),
+    )
+
+
+@attrs.frozen
+class FailoverConfig:
+    """How a channel moves between its ordered sources (seconds)."""
+
+    stall_timeout: float = setting(
+        3.0,
+        "A source sending nothing this long has failed: the channel moves "
+        "to the next source in its list.",
+        in_range(0.2, 600.0),
+    )
+    recheck_interval: float = setting(
+        30.0,
+        "While on a backup, try the better sources again this often.",
+        in_range(1.0, 86400.0),
+    )
+    recover_after: float = setting(
+        5.0,
+        "A better source must deliver this long before it takes over again.",
+        in_range(0.0, 3600.0),
+    )
+    keyframe_wait: float = setting(
+        10.0,
+        "A source taking over starts at its first keyframe; one showing none "
+        "this long takes over anyway.",
+        in_range(0.0, 600.0),
+    )
+    retry_interval: float = setting(
+        5.0,
+        "With every source down, try the list again this often.",
+        in_range(0.5, 3600.0),
+    )
+    slate_timeout: float = setting(
+        60.0,
+        'With every source down, viewers see the "no signal" slate this long '
+        "before they are disconnected (0: disconnect at once).",
+        in_range(0.0, 86400.0),
+    )
+    slate: str = setting(
+        "",
+        'A TS file to loop as the slate; "" means the one shipped with xrelay.',
+        readable_file_or_empty,
+    )
+
+
+@attrs.frozen
+class AdminConfig:
+    """The operator's HTTP API (/admin/...), authenticated by a bearer token."""
+
+    token_hash: str = setting(
+        "",
+        "Hash of the admin API token (make one with `xrelay admin-token`); "
+        '"" turns the admin API off.',
+        matching(r"(scrypt\$.+)?", "a hash printed by `xrelay admin-token`"),
     )
 
 
@@ -179,6 +241,8 @@ class Config:
     log: LogConfig = LogConfig()
     store: StoreConfig = StoreConfig()
     live: LiveConfig = LiveConfig()
+    failover: FailoverConfig = FailoverConfig()
+    admin: AdminConfig = AdminConfig()
 
     @property
     def node(self) -> str:

@@ -25,17 +25,19 @@ from twisted.web.server import Site
 from zope.interface import implementer
 
 from xrelay import __version__
+from xrelay._malloc import release_large_buffers
 from xrelay.config import Config, ConfigError, load_config, with_overrides
-from xrelay.cred.checkers import LineRealm, StoreChecker
+from xrelay.cred.checkers import CachingVerifier, LineRealm, StoreChecker
 from xrelay.cred.limits import ConnectionTracker
 from xrelay.cred.passwords import verify_password
 from xrelay.demo import DEMO_DATA_DIR, seed_demo
-from xrelay.fanout import ChannelRegistry, HubSettings
-from xrelay.ingest import make_source
+from xrelay.fanout import ChannelRegistry, ChannelSupervisor, HubSettings
+from xrelay.ingest import FailoverSettings, FailoverSource, make_source
 from xrelay.interfaces import IStore
 from xrelay.logs import make_observer, open_log_file
-from xrelay.store import SqliteStore, StoreService
-from xrelay.web import LiveStreams, XRelayRoot, redacted_log_formatter
+from xrelay.models import Channel
+from xrelay.store import CachedStore, SqliteStore, StoreService
+from xrelay.web import AdminApi, LiveStreams, XRelayRoot, redacted_log_formatter
 
 log = Logger()
 
@@ -142,17 +144,41 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         reactor = global_reactor
     config = options.config
     assert config is not None, "Options.postOptions() builds the config"
+    release_large_buffers()
     parent_options = getattr(options, "parent", None) or {}
     root = XRelayService(config, parent_options.get("logfile"))
 
-    store = SqliteStore(config.store_path, reactor)
-    StoreService(store).setServiceParent(root)
+    database = SqliteStore(config.store_path, reactor)
+    StoreService(database).setServiceParent(root)
+    store = CachedStore(database, reactor)
     if options["demo"]:
         _DemoSeeder(store, reactor).setServiceParent(root)
 
+    failover = config.failover
+    failover_settings = FailoverSettings(
+        stall_timeout=failover.stall_timeout,
+        recheck_interval=failover.recheck_interval,
+        recover_after=failover.recover_after,
+        keyframe_wait=failover.keyframe_wait,
+        retry_interval=failover.retry_interval,
+        slate_timeout=failover.slate_timeout,
+        **({"slate_path": failover.slate} if failover.slate else {}),
+    )
+
+    def channel_source(channel: Channel) -> FailoverSource:
+        """Every channel, even with one source, gets stall detection and
+        the slate."""
+        return FailoverSource(
+            channel.sources,
+            lambda url: make_source(url, reactor),
+            reactor,
+            failover_settings,
+            label=f"channel {channel.id}",
+        )
+
     registry = ChannelRegistry(
         reactor,
-        lambda url: make_source(url, reactor),
+        channel_source,
         HubSettings(
             queue_seconds=config.live.queue_seconds,
             stall_timeout=config.live.stall_timeout,
@@ -161,14 +187,25 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         linger=config.live.linger,
     )
     registry.setServiceParent(root)
+    ChannelSupervisor(store, registry, reactor).setServiceParent(root)
 
     def verify(password: str, stored: str) -> Deferred[bool]:
         pool = reactor.getThreadPool()
         return deferToThreadPool(reactor, pool, verify_password, password, stored)
 
-    portal = Portal(LineRealm(store), [StoreChecker(store, verify)])
+    cached_verify = CachingVerifier(verify, reactor)
+    portal = Portal(LineRealm(store), [StoreChecker(store, cached_verify)])
     live = LiveStreams(portal, store, registry, ConnectionTracker(), reactor)
-    site = Site(XRelayRoot(live), logFormatter=redacted_log_formatter)
+
+    def status() -> dict[str, object]:
+        return {
+            "node": config.node,
+            "version": __version__,
+            "channels": registry.stats(),
+        }
+
+    admin = AdminApi(config.admin.token_hash, cached_verify, status)
+    site = Site(XRelayRoot(live, admin), logFormatter=redacted_log_formatter)
     for description in config.server.http:
         listener = StreamServerEndpointService(
             _LazyEndpoint(reactor, description), site

@@ -157,7 +157,9 @@ class ProblemTests(SynchronousTestCase):
     def test_unknown_section(self) -> None:
         [(_, key, reason)] = problems("[epg]\nurl = 'http://x'\n")
         self.assertEqual(key, "epg")
-        self.assertEqual(reason, "unknown section (known: server, log, store, live)")
+        self.assertEqual(
+            reason, "unknown section (known: server, log, store, live, failover, admin)"
+        )
 
     def test_top_level_key_is_not_a_section(self) -> None:
         self.assertEqual(

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
 from tests.store.fixtures import rich_catalog
 from xrelay.interfaces import IStore
 from xrelay.models import Bouquet, Catalog, Category, Channel, User
-from xrelay.store import CatalogDB, SqliteStore, StoreError, open_sync
+from xrelay.store import CachedStore, CatalogDB, SqliteStore, StoreError, open_sync
 from xrelay.testing import MemoryStore
 
 
@@ -308,3 +309,11 @@ class CatalogDBTests(StoreContract, TestCase):
     def open_store(self) -> IStore:
         db = open_sync(os.path.join(self.mktemp(), "xrelay.sqlite3"))
         return _Deferring(db)  # type: ignore[return-value]
+
+
+class CachedStoreTests(StoreContract, TestCase):
+    """The cache must not change what the store means (with a frozen clock
+    every read after a write through it is still fresh)."""
+
+    def open_store(self) -> IStore:
+        return CachedStore(MemoryStore(), Clock(), ttl=60)

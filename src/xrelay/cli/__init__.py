@@ -12,6 +12,7 @@ import sqlite3
 import sys
 
 from xrelay.cli import (
+    _admin_token,
     _bouquets,
     _catalog_cmds,
     _categories,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     _check_config.register(sub)
     _catalog_cmds.register(sub)
+    _admin_token.register(sub)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +12,9 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 from zope.interface import Interface, implementer
 
 from xrelay.cred.passwords import hash_password
@@ -23,6 +27,56 @@ Verifier = Callable[[str, str], "Deferred[bool]"]
 
 # Unknown users are checked against this so they cost what a known one does.
 _DECOY_HASH = hash_password("xrelay-decoy-password")
+
+
+class CachingVerifier:
+    """Wraps a slow ``Verifier`` so a stream request does not pay a full
+    scrypt each time (players reconnect and zap constantly).
+
+    A success is remembered for ``ttl`` seconds, keyed by the stored hash it
+    was proven against (a changed password misses at once; a disabled line
+    is refused later by the realm's fresh lookup).  Identical checks arriving
+    together share one computation, so a thousand viewers joining at once
+    cost one hash, not a thousand.  Only a keyed digest of a password is kept.
+    """
+
+    def __init__(
+        self,
+        verify: Verifier,
+        clock: IReactorTime,
+        ttl: float = 60.0,
+        size: int = 100_000,
+    ) -> None:
+        self._verify = verify
+        self._clock = clock
+        self._ttl = ttl
+        self._size = size
+        self._key = os.urandom(32)
+        self._proven: dict[tuple[bytes, str], float] = {}
+        self._waiting: dict[tuple[bytes, str], list[Deferred[bool]]] = {}
+
+    def __call__(self, password: str, stored: str) -> Deferred[bool]:
+        key = (hmac.digest(self._key, password.encode("utf-8"), "sha256"), stored)
+        if self._proven.get(key, 0.0) > self._clock.seconds():
+            return succeed(True)
+        waiter: Deferred[bool] = Deferred()
+        if key in self._waiting:
+            self._waiting[key].append(waiter)
+            return waiter
+        self._waiting[key] = [waiter]
+        self._verify(password, stored).addBoth(self._settle, key)
+        return waiter
+
+    def _settle(self, result: bool | Failure, key: tuple[bytes, str]) -> None:
+        if result is True:
+            if len(self._proven) >= self._size:
+                self._proven.clear()  # crude but bounded; refills as users return
+            self._proven[key] = self._clock.seconds() + self._ttl
+        for waiter in self._waiting.pop(key):
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                waiter.callback(result)
 
 
 @implementer(ICredentialsChecker)

@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from xrelay.fanout._batch import Batch
+from xrelay.fanout._health import InputMeter
 from xrelay.fanout._joincache import JoinCache
 from xrelay.fanout._viewer import Viewer
 from xrelay.interfaces import IChannelSource, IPacketSink
@@ -23,7 +25,11 @@ _MIN_QUEUE = 256 * 1024
 class HubSettings:
     queue_seconds: float = 4.0
     stall_timeout: float = 15.0
-    join_burst: float = 2.0
+    join_burst: float = 1.0
+    # Incoming packets are coalesced this long (or up to flush_bytes) so each
+    # viewer costs one socket write per batch rather than one per arrival.
+    flush_interval: float = 0.1
+    flush_bytes: int = 128 * 1024
 
 
 @implementer(IPacketSink)
@@ -31,7 +37,9 @@ class ChannelHub:
     """Fans one source's packets out to every attached viewer.
 
     Per batch the hub does O(viewers) work and never waits for any of them:
-    each viewer queues or drops on its own (see ``Viewer``).
+    each viewer queues or drops on its own (see ``Viewer``).  A joining
+    viewer gets the join cache at once (PAT/PMT, recent GOPs), then every
+    batch flushed after it.
     """
 
     log = Logger()
@@ -51,7 +59,13 @@ class ChannelHub:
         self._on_ended = on_ended
         self.viewers: set[Viewer] = set()
         self.join_cache = JoinCache()
+        self.input = InputMeter()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._flush_call: IDelayedCall | None = None
+        self._burst: Batch | None = None
         self.bytes_in = 0
+        self.bytes_out = 0
         self.started_at = clock.seconds()
         self.running = False
 
@@ -62,6 +76,8 @@ class ChannelHub:
     def stop(self) -> Deferred[None]:
         """Close every viewer and stop the source; returns its Deferred."""
         self.running = False
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
         for viewer in list(self.viewers):
             viewer.close()
         return self._source.stop()
@@ -69,9 +85,32 @@ class ChannelHub:
     # IPacketSink
     def write_packets(self, data: bytes) -> None:
         self.bytes_in += len(data)
-        self.join_cache.feed(data, int(self.settings.join_burst * self.byte_rate()))
+        self.input.feed(data, self._clock.seconds(), self.join_cache.psi.pcr_pid)
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= self.settings.flush_bytes:
+            self.flush()
+        elif self._flush_call is None:
+            self._flush_call = self._clock.callLater(
+                self.settings.flush_interval, self.flush
+            )
+
+    def flush(self) -> None:
+        """Send what arrived since the last flush to every viewer."""
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
+        self._flush_call = None
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        keep = int(self.settings.join_burst * self.byte_rate())
+        keyframe_at = self.join_cache.feed(data, keep)
+        batch = Batch(data, keyframe_at, self.join_cache.psi.psi_packets)
         for viewer in list(self.viewers):
-            viewer.offer(data)
+            viewer.offer(batch)
+        self.bytes_out += len(data) * len(self.viewers)
 
     def source_ended(self, reason: str) -> None:
         self.log.warn(
@@ -80,6 +119,33 @@ class ChannelHub:
             reason=reason,
         )
         self._on_ended(self, reason)
+
+    def stats(self) -> dict[str, object]:
+        """What a status page shows for this channel (and its viewers)."""
+        now = self._clock.seconds()
+        health = getattr(self._source, "health", None)
+        return {
+            "channel": self.channel_id,
+            "uptime": round(now - self.started_at, 1),
+            "source": health() if callable(health) else {},
+            "input_bps": round(self.input.bitrate(now)),
+            "cc_errors": self.input.cc_errors,
+            "pcr_jitter_ms": round(self.input.pcr_jitter_ms(), 1),
+            "pcr_discontinuities": self.input.pcr_discontinuities,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "viewers": [
+                {
+                    "viewer": viewer.label,
+                    "seconds": round(now - viewer.started_at, 1),
+                    "bytes": viewer.bytes_out,
+                    "dropped_packets": viewer.dropped_packets,
+                    "lag_bytes": viewer.queued_bytes,
+                    "paused": viewer.paused,
+                }
+                for viewer in self.viewers
+            ],
+        }
 
     def byte_rate(self) -> float:
         elapsed = self._clock.seconds() - self.started_at
@@ -94,7 +160,9 @@ class ChannelHub:
         """Start the viewer with PAT/PMT and the current GOP, then live."""
         burst = self.join_cache.snapshot()
         if burst:
-            viewer.offer(burst)
+            if self._burst is None or self._burst.data is not burst:
+                self._burst = Batch(burst, 0)  # shared by viewers joining together
+            viewer.offer(self._burst)
         self.viewers.add(viewer)
 
     def detach(self, viewer: Viewer) -> None:

@@ -31,16 +31,21 @@ class JoinCache:
         self._gops: deque[list[bytes]] = deque()  # each starts at a keyframe
         self._gop_bytes: deque[int] = deque()
         self._bytes = 0
+        self._snapshot: bytes | None = None
 
-    def feed(self, data: bytes, keep_bytes: int = 0) -> None:
+    def feed(self, data: bytes, keep_bytes: int = 0) -> int | None:
+        """Take the next packets; returns the offset of the first keyframe
+        in ``data`` (None if none), where a lagging viewer may rejoin."""
         self.psi.feed(data)
+        self._snapshot = None
         video_pid = self.psi.video_pid
         if video_pid is None:
             self._reset()
             if self.psi.pmts:  # a radio channel: no keyframes to wait for
                 self._add_gop(data)
-            return
-        start = self._latest_keyframe(data, video_pid)
+                return 0
+            return None
+        first, start = self._keyframes(data, video_pid)
         if start is None:
             if self._gops and self._bytes + len(data) <= self._max_bytes:
                 self._gops[-1].append(data)
@@ -48,7 +53,7 @@ class JoinCache:
                 self._bytes += len(data)
             else:
                 self._reset()
-            return
+            return None
         if start and self._gops:
             self._gops[-1].append(data[:start])
             self._gop_bytes[-1] += start
@@ -61,6 +66,7 @@ class JoinCache:
         ):
             self._gops.popleft()
             self._bytes -= self._gop_bytes.popleft()
+        return first
 
     def _add_gop(self, data: bytes) -> None:
         self._gops.append([data])
@@ -72,19 +78,26 @@ class JoinCache:
         self._gop_bytes.clear()
         self._bytes = 0
 
-    def _latest_keyframe(self, data: bytes, video_pid: int) -> int | None:
+    def _keyframes(self, data: bytes, video_pid: int) -> tuple[int | None, int | None]:
+        """Offsets of the first and the last keyframe in ``data``."""
         stream_type = self.psi.video_stream_type or 0
-        for off in range(len(data) - PACKET_SIZE, -1, -PACKET_SIZE):
-            if (
-                pid(data, off) == video_pid
-                and payload_unit_start(data, off)
-                and is_random_access(data, off, stream_type)
-            ):
-                return off
-        return None
+        found = [
+            off
+            for off in range(0, len(data), PACKET_SIZE)
+            if pid(data, off) == video_pid
+            and payload_unit_start(data, off)
+            and is_random_access(data, off, stream_type)
+        ]
+        return (found[0], found[-1]) if found else (None, None)
 
     def snapshot(self) -> bytes:
-        """PAT/PMT then the GOP so far; empty until both are known."""
-        if not self._gops or not self.psi.psi_packets:
-            return b""
-        return self.psi.psi_packets + b"".join(b"".join(gop) for gop in self._gops)
+        """PAT/PMT then the GOPs kept; empty until both are known.  The same
+        object is returned until the next ``feed``, so viewers joining
+        together share it."""
+        if self._snapshot is None:
+            if not self._gops or not self.psi.psi_packets:
+                self._snapshot = b""
+            else:
+                gops = b"".join(b"".join(gop) for gop in self._gops)
+                self._snapshot = self.psi.psi_packets + gops
+        return self._snapshot

@@ -4,24 +4,37 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.web.server import Request
 from zope.interface import implementer
 
+from xrelay.fanout._batch import Batch
 from xrelay.mpegts import PACKET_SIZE
+
+
+class BodyTransport(Protocol):
+    """Where a viewer's body bytes go: a TCP/TLS transport, or a stand-in."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def abortConnection(self) -> None: ...
 
 
 @implementer(IPushProducer)
 class Viewer:
-    """Delivers a channel's packets to one request, never blocking the hub.
+    """Delivers a channel's batches to one client, never blocking the hub.
 
-    While the socket is writable, batches go straight to the request.  While
-    twisted.web has paused us (the client's kernel buffer is full), batches
-    wait in a bounded queue; past ``queue_limit`` bytes new batches are dropped
-    whole (counted in ``dropped_packets``).  The hub disconnects a viewer that
-    stays paused longer than its stall timeout.
+    Once the response headers are out, batches go straight to the socket's
+    transport (one ``write`` each, pre-framed when the response is chunked):
+    twisted.web stays out of the per-batch path.  While the socket is full
+    (twisted.web pauses us), batches wait in a bounded queue.  A batch that
+    would overflow it drops the whole queue and the viewer skips ahead to
+    the next keyframe (with PAT/PMT first), so it plays on from live instead
+    of decoding garbage.  The hub disconnects a viewer that stays paused
+    longer than its stall timeout.
     """
 
     log = Logger()
@@ -29,6 +42,8 @@ class Viewer:
     def __init__(
         self,
         request: Request,
+        transport: BodyTransport,
+        chunked: bool,
         clock: IReactorTime,
         queue_limit: int,
         on_detach: Callable[[Viewer], None],
@@ -36,36 +51,54 @@ class Viewer:
     ) -> None:
         self.request = request
         self.label = label
+        self._transport = transport
+        self._chunked = chunked
         self._clock = clock
         self._on_detach = on_detach
         self.queue_limit = queue_limit
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[Batch] = deque()
         self.queued_bytes = 0
+        self._skipping = False  # dropped data: waiting for a keyframe
         self.paused = False
         self.paused_since: float | None = None
         self.closed = False
         self.bytes_out = 0
         self.dropped_packets = 0
+        self.skips = 0
         self.started_at = clock.seconds()
 
-    def offer(self, data: bytes) -> None:
+    def offer(self, batch: Batch) -> None:
         """Hand the viewer one batch of whole packets."""
         if self.closed:
             return
+        if self._skipping:
+            if batch.keyframe_at is None:
+                self.dropped_packets += len(batch) // PACKET_SIZE
+                return
+            self._skipping = False
+            self.dropped_packets += batch.keyframe_at // PACKET_SIZE
+            batch = batch.from_keyframe()
         if not self.paused and not self._queue:
-            self._write(data)
-        elif self.queued_bytes + len(data) <= self.queue_limit:
-            self._queue.append(data)
-            self.queued_bytes += len(data)
+            self._send(batch)
+        elif self.queued_bytes + len(batch) <= self.queue_limit:
+            self._queue.append(batch)
+            self.queued_bytes += len(batch)
         else:
-            self.dropped_packets += len(data) // PACKET_SIZE
+            self.dropped_packets += (self.queued_bytes + len(batch)) // PACKET_SIZE
+            self._queue.clear()
+            self.queued_bytes = 0
+            self._skipping = True
+            self.skips += 1
 
     def stalled_for(self, now: float) -> float:
         return 0.0 if self.paused_since is None else now - self.paused_since
 
-    def _write(self, data: bytes) -> None:
-        self.bytes_out += len(data)
-        self.request.write(data)
+    def lag_bytes(self) -> int:
+        return self.queued_bytes
+
+    def _send(self, batch: Batch) -> None:
+        self.bytes_out += len(batch)
+        self._transport.write(batch.framed if self._chunked else batch.data)
 
     # IPushProducer, driven by twisted.web from the socket's state.
     def pauseProducing(self) -> None:
@@ -77,9 +110,9 @@ class Viewer:
         self.paused = False
         self.paused_since = None
         while self._queue and not self.paused and not self.closed:
-            data = self._queue.popleft()
-            self.queued_bytes -= len(data)
-            self._write(data)
+            batch = self._queue.popleft()
+            self.queued_bytes -= len(batch)
+            self._send(batch)
 
     def stopProducing(self) -> None:
         self.detach()
@@ -91,14 +124,14 @@ class Viewer:
         self.closed = True
         self._queue.clear()
         self.queued_bytes = 0
+        self.request.sentLength = self.bytes_out  # for the access log
         self._on_detach(self)
 
     def close(self, abort: bool = False) -> None:
         """End the response (server side): on shutdown or stall."""
         self.detach()
-        transport = getattr(getattr(self.request, "channel", None), "transport", None)
-        if abort and transport is not None:
-            transport.abortConnection()
+        if abort:
+            self._transport.abortConnection()
             return
         try:
             self.request.unregisterProducer()

@@ -1,7 +1,14 @@
 """twisted.web resources: the player-facing HTTP surface."""
 
 from xrelay.web._accesslog import redact_uri, redacted_log_formatter
+from xrelay.web._admin import AdminApi
 from xrelay.web._live import LiveStreams
 from xrelay.web._root import XRelayRoot
 
-__all__ = ["LiveStreams", "XRelayRoot", "redact_uri", "redacted_log_formatter"]
+__all__ = [
+    "AdminApi",
+    "LiveStreams",
+    "XRelayRoot",
+    "redact_uri",
+    "redacted_log_formatter",
+]

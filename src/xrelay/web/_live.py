@@ -12,11 +12,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web import http
 from twisted.web.server import NOT_DONE_YET, Request
 
 from xrelay.cred.checkers import Line
 from xrelay.cred.limits import ConnectionTracker
-from xrelay.fanout import ChannelRegistry
+from xrelay.fanout import BodyTransport, ChannelRegistry
 from xrelay.interfaces import ILine, IStore
 from xrelay.web._responses import is_gone, send_text
 
@@ -94,8 +95,10 @@ class LiveStreams:
             send_text(request, 403, "max connections reached")
             return
         label = f"{line.user.username}@{_peer(request)}"
+        request.write(b"")  # the headers go out now: players wait for them
+        transport, chunked = _body_writer(request)
         try:
-            viewer = self._registry.attach(channel, request, label)
+            viewer = self._registry.attach(channel, request, transport, chunked, label)
         except Exception:
             slot.release()
             raise
@@ -105,7 +108,6 @@ class LiveStreams:
             viewer.detach()
             slot.release()
             return
-        request.write(b"")  # send the headers now: players wait for them
 
         def ended(_: object) -> None:
             viewer.detach()
@@ -146,6 +148,29 @@ def _refusal(line: Line, now: float) -> str:
     if "ts" not in user.allowed_output_formats:
         return "output format not allowed"
     return ""
+
+
+class _ThroughRequest:
+    """Body writes through twisted.web, for channels that are not plain
+    HTTP/1.x connections (HTTP/2 streams frame the body themselves)."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    def write(self, data: bytes) -> None:
+        self._request.write(data)
+
+    def abortConnection(self) -> None:
+        self._request.loseConnection()
+
+
+def _body_writer(request: Request) -> tuple[BodyTransport, bool]:
+    """Where a viewer writes its body bytes, and whether to chunk-frame them."""
+    channel = request.channel
+    if isinstance(channel, http.HTTPChannel) and channel.transport is not None:
+        # TCP and TLS transports both have write() and abortConnection().
+        return cast(BodyTransport, channel.transport), bool(request.chunked)
+    return _ThroughRequest(request), False
 
 
 def _peer(request: Request) -> str:

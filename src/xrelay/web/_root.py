@@ -5,6 +5,7 @@ from __future__ import annotations
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from xrelay.web._admin import AdminApi
 from xrelay.web._live import LiveStreams
 from xrelay.web._responses import send_text
 
@@ -14,9 +15,10 @@ class XRelayRoot(Resource):
 
     isLeaf = True
 
-    def __init__(self, live: LiveStreams) -> None:
+    def __init__(self, live: LiveStreams, admin: AdminApi) -> None:
         super().__init__()
         self._live = live
+        self._admin = admin
 
     def render(self, request: Request) -> bytes | int:
         if request.method not in (b"GET", b"HEAD"):
@@ -28,6 +30,8 @@ class XRelayRoot(Resource):
         except UnicodeDecodeError:
             parts = []
         match parts:
+            case ["admin", *rest]:
+                return self._admin.render(request, rest)
             case ["live", username, password, stream]:
                 return self._live.render(request, username, password, stream)
             case [username, password, stream] if stream[:1].isdigit():
