@@ -23,6 +23,7 @@ sources are started with their own ``-d``); everything is on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -74,30 +75,78 @@ def prepare(work: Path) -> tuple[Path, Path]:
     )
     data = work / "data"
     cli(data, "categories", "add", "live", "Bench")
-    cli(data, "users", "add", "u", "--password-stdin", "--max-connections", "100000",
-        stdin="p\n")
+    cli(
+        data,
+        "users",
+        "add",
+        "u",
+        "--password-stdin",
+        "--max-connections",
+        "100000",
+        stdin="p\n",
+    )
     for number in range(1, 12):
-        cli(data, "channels", "add", f"bench {number}", "--number", str(number),
-            "--category", "1", "--source", (tools / "sample.ts").as_uri())
+        cli(
+            data,
+            "channels",
+            "add",
+            f"bench {number}",
+            "--number",
+            str(number),
+            "--category",
+            "1",
+            "--source",
+            (tools / "sample.ts").as_uri(),
+        )
     return tools, data
 
 
 def xrelay_command(data: Path, port: int, http: str | None = None) -> str:
     listen = http or f"tcp:{port}:interface=127.0.0.1"
-    return (f"{twistd()} -n --pidfile= --logfile=/dev/null xrelay "
-            f"--data-dir {data} --http {listen}")
+    return (
+        f"{twistd()} -n --pidfile= --logfile=/dev/null xrelay "
+        f"--data-dir {data} --http {listen}"
+    )
 
 
-def run_fanout(tools: Path, label: str, url: str, viewers: str, duration: int,
-               server: str, source: str | None = None, extra: str = "-t",
-               cores: tuple[str, str] = ("0", "1"),
-               ramp: int = 1000) -> list[dict[str, dict[str, float]]]:
+def run_fanout(
+    tools: Path,
+    label: str,
+    url: str,
+    viewers: str,
+    duration: int,
+    server: str,
+    source: str | None = None,
+    extra: str = "-t",
+    cores: tuple[str, str] = ("0", "1"),
+    ramp: int = 1000,
+) -> list[dict[str, dict[str, float]]]:
     """One run-fanout.sh call; returns its JSON rows (client + server)."""
     out = tools / f"{label}.jsonl"
     out.unlink(missing_ok=True)
-    args = [str(tools / "run-fanout.sh"), "-S", server, "-u", url, "-n", viewers,
-            "-d", str(duration), "-L", label, "-o", str(out), "-x", extra,
-            "-C", cores[0], "-c", cores[1], "-r", str(ramp)]
+    args = [
+        str(tools / "run-fanout.sh"),
+        "-S",
+        server,
+        "-u",
+        url,
+        "-n",
+        viewers,
+        "-d",
+        str(duration),
+        "-L",
+        label,
+        "-o",
+        str(out),
+        "-x",
+        extra,
+        "-C",
+        cores[0],
+        "-c",
+        cores[1],
+        "-r",
+        str(ramp),
+    ]
     if source:
         args += ["-s", source]
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
@@ -110,51 +159,83 @@ def stream_mbps(sample: Path) -> float:
     from xrelay.mpegts import PACKET_SIZE, pcr
 
     data = sample.read_bytes()
-    values = [v for off in range(0, len(data), PACKET_SIZE)
-              if (v := pcr(data, off)) is not None]
+    values = [
+        v
+        for off in range(0, len(data), PACKET_SIZE)
+        if (v := pcr(data, off)) is not None
+    ]
     return len(data) * 8 / ((values[-1] - values[0]) / 27e6) / 1e6
 
 
 def paced(tools: Path, data: Path, viewers: str, duration: int) -> None:
     rate = stream_mbps(tools / "sample.ts")
     port = free_port()
-    mine = run_fanout(tools, "xrelay", f"http://127.0.0.1:{port}/live/u/p/1.ts",
-                      viewers, duration, xrelay_command(data, port))
+    mine = run_fanout(
+        tools,
+        "xrelay",
+        f"http://127.0.0.1:{port}/live/u/p/1.ts",
+        viewers,
+        duration,
+        xrelay_command(data, port),
+    )
     ref_port = free_port()
-    ref = run_fanout(tools, "refwriter", f"http://127.0.0.1:{ref_port}/", viewers,
-                     duration, f"{tools / 'refwriter'} -p {ref_port} -r {rate:.3f} -d 600",
-                     extra="")
-    print(f"\npaced: one channel at {rate:.2f} Mbit/s, {duration} s windows, "
-          "xrelay and refwriter on core 0, clients on core 1")
-    print(f"{'viewers':>8} {'xrelay cpu':>10} {'ref cpu':>8} {'ratio':>6} "
-          f"{'p1/rate':>8} {'stalls':>6} {'ts err':>6} {'ttfb med':>9} "
-          f"{'ttfb p99':>9} {'failed':>6} {'pss MB':>7}")
+    ref = run_fanout(
+        tools,
+        "refwriter",
+        f"http://127.0.0.1:{ref_port}/",
+        viewers,
+        duration,
+        f"{tools / 'refwriter'} -p {ref_port} -r {rate:.3f} -d 600",
+        extra="",
+    )
+    print(
+        f"\npaced: one channel at {rate:.2f} Mbit/s, {duration} s windows, "
+        "xrelay and refwriter on core 0, clients on core 1"
+    )
+    print(
+        f"{'viewers':>8} {'xrelay cpu':>10} {'ref cpu':>8} {'ratio':>6} "
+        f"{'p1/rate':>8} {'stalls':>6} {'ts err':>6} {'ttfb med':>9} "
+        f"{'ttfb p99':>9} {'failed':>6} {'pss MB':>7}"
+    )
     for a, b in zip(mine, ref, strict=True):
         c, s = a["client"], a["server"]
-        print(f"{c['n']:>8} {s['cpu_pct']:>9.1f}% {b['server']['cpu_pct']:>7.1f}% "
-              f"{s['cpu_pct'] / max(b['server']['cpu_pct'], 0.1):>6.2f} "
-              f"{c['per_client_mbps_p1'] / rate:>8.3f} {c['stalls']:>6} "
-              f"{c['ts_sync_errors']:>6} {c['ttfb_ms_median']:>8.1f}ms "
-              f"{c['ttfb_ms_p99']:>8.1f}ms {c['failed']:>6} {s['pss_end_mb']:>7.1f}")
+        print(
+            f"{c['n']:>8} {s['cpu_pct']:>9.1f}% {b['server']['cpu_pct']:>7.1f}% "
+            f"{s['cpu_pct'] / max(b['server']['cpu_pct'], 0.1):>6.2f} "
+            f"{c['per_client_mbps_p1'] / rate:>8.3f} {c['stalls']:>6} "
+            f"{c['ts_sync_errors']:>6} {c['ttfb_ms_median']:>8.1f}ms "
+            f"{c['ttfb_ms_p99']:>8.1f}ms {c['failed']:>6} {s['pss_end_mb']:>7.1f}"
+        )
     if len(mine) > 1:
         low, high = mine[0], mine[-1]
         grown = high["server"]["pss_end_mb"] - low["server"]["pss_end_mb"]
         added = high["client"]["n"] - low["client"]["n"]
-        print(f"memory per added viewer: {grown * 1024 / added:.1f} KiB "
-              f"(PSS {low['server']['pss_end_mb']} -> {high['server']['pss_end_mb']} MB "
-              f"from {low['client']['n']} to {high['client']['n']} viewers; target <= 64)")
+        print(
+            f"memory per added viewer: {grown * 1024 / added:.1f} KiB "
+            f"(PSS {low['server']['pss_end_mb']} -> {high['server']['pss_end_mb']} MB "
+            f"from {low['client']['n']} to {high['client']['n']} viewers; target <= 64)"
+        )
 
 
 def join_latency(tools: Path, data: Path) -> None:
     """Time to first byte for viewers joining a channel that is running:
     one viewer starts it, then 50 join one by one (20 per second)."""
     port = free_port()
-    rows = run_fanout(tools, "xrelay-join", f"http://127.0.0.1:{port}/live/u/p/1.ts",
-                      "1 50", 3, xrelay_command(data, port), ramp=20)
+    rows = run_fanout(
+        tools,
+        "xrelay-join",
+        f"http://127.0.0.1:{port}/live/u/p/1.ts",
+        "1 50",
+        3,
+        xrelay_command(data, port),
+        ramp=20,
+    )
     c = rows[-1]["client"]
-    print(f"\ntime to first byte joining a running channel: median "
-          f"{c['ttfb_ms_median']:.1f} ms, p99 {c['ttfb_ms_p99']:.1f} ms "
-          f"({c['n']} viewers joining at 20/s; target < 20 ms)")
+    print(
+        f"\ntime to first byte joining a running channel: median "
+        f"{c['ttfb_ms_median']:.1f} ms, p99 {c['ttfb_ms_p99']:.1f} ms "
+        f"({c['n']} viewers joining at 20/s; target < 20 ms)"
+    )
 
 
 def unpaced(tools: Path, data: Path, viewers: str, duration: int) -> None:
@@ -162,20 +243,37 @@ def unpaced(tools: Path, data: Path, viewers: str, duration: int) -> None:
     src_port, port = free_port(), free_port()
     channel_source = f"http://127.0.0.1:{src_port}/feed.ts"
     cli(data, "channels", "set", "11", "--source", channel_source)
-    mine = run_fanout(tools, "xr-unpaced", f"http://127.0.0.1:{port}/live/u/p/11.ts",
-                      viewers, duration, xrelay_command(data, port),
-                      source=f"-f {tools / 'sample.ts'} -H {src_port} -r 0 -C")
+    mine = run_fanout(
+        tools,
+        "xr-unpaced",
+        f"http://127.0.0.1:{port}/live/u/p/11.ts",
+        viewers,
+        duration,
+        xrelay_command(data, port),
+        source=f"-f {tools / 'sample.ts'} -H {src_port} -r 0 -C",
+    )
     ref_port = free_port()
-    ref = run_fanout(tools, "ref-unpaced", f"http://127.0.0.1:{ref_port}/", viewers,
-                     duration, f"{tools / 'refwriter'} -p {ref_port} -r 0 -d 600", extra="")
+    ref = run_fanout(
+        tools,
+        "ref-unpaced",
+        f"http://127.0.0.1:{ref_port}/",
+        viewers,
+        duration,
+        f"{tools / 'refwriter'} -p {ref_port} -r 0 -d 600",
+        extra="",
+    )
     print("\nunpaced source (tssource -r 0 over HTTP) vs refwriter -r 0")
-    print(f"{'viewers':>8} {'xrelay Mbps':>12} {'ref Mbps':>10} {'ratio':>6} "
-          f"{'xrelay cpu':>10} {'ts err':>6}")
+    print(
+        f"{'viewers':>8} {'xrelay Mbps':>12} {'ref Mbps':>10} {'ratio':>6} "
+        f"{'xrelay cpu':>10} {'ts err':>6}"
+    )
     for a, b in zip(mine, ref, strict=True):
         c = a["client"]
-        print(f"{c['n']:>8} {c['agg_mbps']:>12.1f} {b['client']['agg_mbps']:>10.1f} "
-              f"{c['agg_mbps'] / max(b['client']['agg_mbps'], 0.1):>6.2f} "
-              f"{a['server']['cpu_pct']:>9.1f}% {c['ts_sync_errors']:>6}")
+        print(
+            f"{c['n']:>8} {c['agg_mbps']:>12.1f} {b['client']['agg_mbps']:>10.1f} "
+            f"{c['agg_mbps'] / max(b['client']['agg_mbps'], 0.1):>6.2f} "
+            f"{a['server']['cpu_pct']:>9.1f}% {c['ts_sync_errors']:>6}"
+        )
 
 
 def rss_kib(pid: int) -> int:
@@ -195,7 +293,9 @@ def channel_memory(data: Path, channels: int = 10, settle: float = 4.0) -> None:
 
         def watch(channel: int) -> None:
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
-            s.sendall(f"GET /live/u/p/{channel}.ts HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            s.sendall(
+                f"GET /live/u/p/{channel}.ts HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            )
             sockets.append(s)
 
         def drain(seconds: float) -> None:
@@ -203,10 +303,8 @@ def channel_memory(data: Path, channels: int = 10, settle: float = 4.0) -> None:
             while time.monotonic() < end:
                 for s in sockets:
                     s.settimeout(0.01)
-                    try:
+                    with contextlib.suppress(TimeoutError, BlockingIOError):
                         s.recv(1 << 20)
-                    except (TimeoutError, BlockingIOError):
-                        pass
 
         watch(1)
         drain(settle)
@@ -220,9 +318,11 @@ def channel_memory(data: Path, channels: int = 10, settle: float = 4.0) -> None:
             s.close()
         server.terminate()
         server.wait(15)
-    print(f"\nmemory per running channel: {(more - one) / channels / 1024:.1f} MiB "
-          f"(RSS {one / 1024:.1f} -> {more / 1024:.1f} MiB for {channels} more "
-          "channels, one viewer each; target <= 16)")
+    print(
+        f"\nmemory per running channel: {(more - one) / channels / 1024:.1f} MiB "
+        f"(RSS {one / 1024:.1f} -> {more / 1024:.1f} MiB for {channels} more "
+        "channels, one viewer each; target <= 16)"
+    )
 
 
 def two_workers(tools: Path, data: Path, viewers: str, duration: int) -> None:
@@ -230,14 +330,23 @@ def two_workers(tools: Path, data: Path, viewers: str, duration: int) -> None:
     listen = f"reuseport:{port}:interface=127.0.0.1"
     one = xrelay_command(data, port, listen)
     both = f"bash -c '{one} & {one} & wait'"
-    rows = run_fanout(tools, "xrelay-2proc", f"http://127.0.0.1:{port}/live/u/p/1.ts",
-                      viewers, duration, both, cores=("0,1", "0,1"))
+    rows = run_fanout(
+        tools,
+        "xrelay-2proc",
+        f"http://127.0.0.1:{port}/live/u/p/1.ts",
+        viewers,
+        duration,
+        both,
+        cores=("0,1", "0,1"),
+    )
     print("\ntwo xrelay workers sharing the port (SO_REUSEPORT), all on both cores")
     for row in rows:
         c, s = row["client"], row["server"]
-        print(f"{c['n']:>8} viewers: cpu {s['cpu_pct']:.1f}% (of one core), "
-              f"agg {c['agg_mbps']:.0f} Mbit/s, p1 {c['per_client_mbps_p1']:.3f}, "
-              f"stalls {c['stalls']}, failed {c['failed']}")
+        print(
+            f"{c['n']:>8} viewers: cpu {s['cpu_pct']:.1f}% (of one core), "
+            f"agg {c['agg_mbps']:.0f} Mbit/s, p1 {c['per_client_mbps_p1']:.3f}, "
+            f"stalls {c['stalls']}, failed {c['failed']}"
+        )
 
 
 def main() -> None:
