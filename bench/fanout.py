@@ -251,6 +251,7 @@ def unpaced(tools: Path, data: Path, viewers: str, duration: int) -> None:
         duration,
         xrelay_command(data, port),
         source=f"-f {tools / 'sample.ts'} -H {src_port} -r 0 -C",
+        extra="",  # as for refwriter: TS checking would load the client core
     )
     ref_port = free_port()
     ref = run_fanout(
@@ -265,14 +266,15 @@ def unpaced(tools: Path, data: Path, viewers: str, duration: int) -> None:
     print("\nunpaced source (tssource -r 0 over HTTP) vs refwriter -r 0")
     print(
         f"{'viewers':>8} {'xrelay Mbps':>12} {'ref Mbps':>10} {'ratio':>6} "
-        f"{'xrelay cpu':>10} {'ts err':>6}"
+        f"{'xrelay cpu':>10} {'ref cpu':>8} {'client cpu x/ref':>16}"
     )
     for a, b in zip(mine, ref, strict=True):
         c = a["client"]
         print(
             f"{c['n']:>8} {c['agg_mbps']:>12.1f} {b['client']['agg_mbps']:>10.1f} "
             f"{c['agg_mbps'] / max(b['client']['agg_mbps'], 0.1):>6.2f} "
-            f"{a['server']['cpu_pct']:>9.1f}% {c['ts_sync_errors']:>6}"
+            f"{a['server']['cpu_pct']:>9.1f}% {b['server']['cpu_pct']:>7.1f}% "
+            f"{c['client_cpu_pct']:>8.0f}%/{b['client']['client_cpu_pct']:.0f}%"
         )
 
 

@@ -37,7 +37,13 @@ from xrelay.interfaces import IStore
 from xrelay.logs import make_observer, open_log_file
 from xrelay.models import Channel
 from xrelay.store import CachedStore, SqliteStore, StoreService
-from xrelay.web import AdminApi, LiveStreams, XRelayRoot, redacted_log_formatter
+from xrelay.web import (
+    AdminApi,
+    LineAuthenticator,
+    LiveStreams,
+    XRelayRoot,
+    redacted_log_formatter,
+)
 
 log = Logger()
 
@@ -195,7 +201,9 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
     cached_verify = CachingVerifier(verify, reactor)
     portal = Portal(LineRealm(store), [StoreChecker(store, cached_verify)])
-    live = LiveStreams(portal, store, registry, ConnectionTracker(), reactor)
+    tracker = ConnectionTracker()
+    auth = LineAuthenticator(portal, tracker, reactor)
+    live = LiveStreams(auth, store, registry, tracker)
 
     def status() -> dict[str, object]:
         return {

@@ -24,7 +24,7 @@ class AdminApiTests(SynchronousTestCase):
     def site(self, token_hash: str) -> Site:
         status = {"node": "n1", "channels": [{"channel": 1, "viewers": []}]}
         admin = AdminApi(token_hash, verify_now, lambda: status)
-        live = LiveStreams(None, None, None, None, None)  # type: ignore[arg-type]
+        live = LiveStreams(None, None, None, None)  # type: ignore[arg-type]
         return Site(XRelayRoot(live, admin))
 
     def get(self, site: Site, path: str, headers: str = "") -> bytes:

@@ -17,7 +17,12 @@ from xrelay.cred.passwords import hash_password, verify_password
 from xrelay.fanout import ChannelRegistry, HubSettings
 from xrelay.models import Bouquet, Category, Channel, User
 from xrelay.testing import FakeSource, MemoryStore
-from xrelay.web import AdminApi, XRelayRoot, redacted_log_formatter
+from xrelay.web import (
+    AdminApi,
+    LineAuthenticator,
+    XRelayRoot,
+    redacted_log_formatter,
+)
 from xrelay.web._live import LiveStreams
 
 PKT = b"\x47" + b"\x11" * 187
@@ -64,7 +69,8 @@ class LiveTests(SynchronousTestCase):
         self.addCleanup(self.registry.stopService)
         portal = Portal(LineRealm(self.store), [StoreChecker(self.store, verify_now)])
         self.tracker = ConnectionTracker()
-        live = LiveStreams(portal, self.store, self.registry, self.tracker, self.clock)
+        auth = LineAuthenticator(portal, self.tracker, self.clock)
+        live = LiveStreams(auth, self.store, self.registry, self.tracker)
         admin = AdminApi("", verify_now, dict)
         self.site = Site(XRelayRoot(live, admin), logFormatter=redacted_log_formatter)
 

@@ -29,7 +29,7 @@ class HubSettings:
     # Incoming packets are coalesced this long (or up to flush_bytes) so each
     # viewer costs one socket write per batch rather than one per arrival.
     flush_interval: float = 0.1
-    flush_bytes: int = 128 * 1024
+    flush_bytes: int = 64 * 1024
 
 
 @implementer(IPacketSink)

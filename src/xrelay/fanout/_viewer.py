@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
+from twisted.internet import tcp
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.web.server import Request
@@ -13,6 +15,24 @@ from zope.interface import implementer
 
 from xrelay.fanout._batch import Batch
 from xrelay.mpegts import PACKET_SIZE
+
+
+def _plain_socket(transport: object) -> socket.socket | None:
+    """The socket under a plain (not TLS) Twisted TCP connection, else None.
+
+    Sending to it directly is only safe while the transport's own buffer is
+    empty (see ``_has_buffered``), which keeps the byte order.
+    """
+    if isinstance(transport, tcp.Connection) and not getattr(transport, "TLS", False):
+        return transport.socket  # type: ignore[no-any-return]
+    return None
+
+
+def _has_buffered(transport: object) -> bool:
+    # FileDescriptor's write buffers: ``dataBuffer`` from ``offset`` on, then
+    # the ``_tempDataBuffer`` list (``_tempDataLen`` bytes).
+    t: Any = transport
+    return bool(len(t.dataBuffer) - t.offset or t._tempDataLen)
 
 
 class BodyTransport(Protocol):
@@ -27,9 +47,12 @@ class BodyTransport(Protocol):
 class Viewer:
     """Delivers a channel's batches to one client, never blocking the hub.
 
-    Once the response headers are out, batches go straight to the socket's
-    transport (one ``write`` each, pre-framed when the response is chunked):
-    twisted.web stays out of the per-batch path.  While the socket is full
+    Once the response headers are out, batches go straight to the socket
+    (pre-framed when the response is chunked): twisted.web stays out of the
+    per-batch path, and while the transport has nothing buffered a batch is
+    handed to ``send()`` directly, from the buffer all viewers share (no
+    copy, no poller registration; only a remainder the kernel did not take
+    goes through the transport's buffer).  While the socket is full
     (twisted.web pauses us), batches wait in a bounded queue.  A batch that
     would overflow it drops the whole queue and the viewer skips ahead to
     the next keyframe (with PAT/PMT first), so it plays on from live instead
@@ -52,6 +75,7 @@ class Viewer:
         self.request = request
         self.label = label
         self._transport = transport
+        self._socket = _plain_socket(transport)
         self._chunked = chunked
         self._clock = clock
         self._on_detach = on_detach
@@ -98,7 +122,16 @@ class Viewer:
 
     def _send(self, batch: Batch) -> None:
         self.bytes_out += len(batch)
-        self._transport.write(batch.framed if self._chunked else batch.data)
+        data = batch.framed if self._chunked else batch.data
+        if self._socket is not None and not _has_buffered(self._transport):
+            try:
+                sent = self._socket.send(data)
+            except OSError:  # full (EAGAIN), or gone: the transport finds out
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._transport.write(data)
 
     # IPushProducer, driven by twisted.web from the socket's state.
     def pauseProducing(self) -> None:

@@ -2,12 +2,15 @@
 
 from xrelay.web._accesslog import redact_uri, redacted_log_formatter
 from xrelay.web._admin import AdminApi
+from xrelay.web._auth import LineAuthenticator, Refusal
 from xrelay.web._live import LiveStreams
 from xrelay.web._root import XRelayRoot
 
 __all__ = [
     "AdminApi",
+    "LineAuthenticator",
     "LiveStreams",
+    "Refusal",
     "XRelayRoot",
     "redact_uri",
     "redacted_log_formatter",

@@ -5,11 +5,7 @@ from __future__ import annotations
 import re
 from typing import cast
 
-from twisted.cred.credentials import UsernamePassword
-from twisted.cred.error import UnauthorizedLogin
-from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
@@ -18,7 +14,8 @@ from twisted.web.server import NOT_DONE_YET, Request
 from xrelay.cred.checkers import Line
 from xrelay.cred.limits import ConnectionTracker
 from xrelay.fanout import BodyTransport, ChannelRegistry
-from xrelay.interfaces import ILine, IStore
+from xrelay.interfaces import IStore
+from xrelay.web._auth import LineAuthenticator, Refusal, client_ip
 from xrelay.web._responses import is_gone, send_text
 
 _STREAM = re.compile(r"(\d{1,9})(?:\.(ts|m3u8))?")
@@ -32,14 +29,12 @@ class LiveStreams:
 
     def __init__(
         self,
-        portal: Portal,
+        auth: LineAuthenticator,
         store: IStore,
         registry: ChannelRegistry,
         tracker: ConnectionTracker,
-        clock: IReactorTime,
     ) -> None:
-        self._clock = clock
-        self._portal = portal
+        self._auth = auth
         self._store = store
         self._registry = registry
         self._tracker = tracker
@@ -64,17 +59,9 @@ class LiveStreams:
         self, request: Request, username: str, password: str, channel_id: int
     ) -> None:
         finished = request.notifyFinish()
-        try:
-            _, avatar, _ = await self._portal.login(
-                UsernamePassword(username.encode(), password.encode()), None, ILine
-            )
-        except UnauthorizedLogin:
-            send_text(request, 401, "invalid credentials")
-            return
-        line = cast(Line, avatar)
-        refusal = _refusal(line, self._clock.seconds())
-        if refusal:
-            send_text(request, 403, refusal)
+        line = await self._auth.login(request, username, password, "ts")
+        if isinstance(line, Refusal):
+            send_text(request, line.status, line.reason)
             return
         if line.user.bouquet_ids and not await self._in_bouquets(line, channel_id):
             send_text(request, 404, "no such channel")
@@ -94,7 +81,7 @@ class LiveStreams:
         if slot is None:
             send_text(request, 403, "max connections reached")
             return
-        label = f"{line.user.username}@{_peer(request)}"
+        label = f"{line.user.username}@{client_ip(request)}"
         request.write(b"")  # the headers go out now: players wait for them
         transport, chunked = _body_writer(request)
         try:
@@ -138,18 +125,6 @@ class LiveStreams:
         send_text(request, 500, "internal error")
 
 
-def _refusal(line: Line, now: float) -> str:
-    """Why this line may not stream now ("" if it may)."""
-    user = line.user
-    if not user.enabled:
-        return "line disabled"
-    if user.expires_at is not None and user.expires_at <= now:
-        return "line expired"
-    if "ts" not in user.allowed_output_formats:
-        return "output format not allowed"
-    return ""
-
-
 class _ThroughRequest:
     """Body writes through twisted.web, for channels that are not plain
     HTTP/1.x connections (HTTP/2 streams frame the body themselves)."""
@@ -171,8 +146,3 @@ def _body_writer(request: Request) -> tuple[BodyTransport, bool]:
         # TCP and TLS transports both have write() and abortConnection().
         return cast(BodyTransport, channel.transport), bool(request.chunked)
     return _ThroughRequest(request), False
-
-
-def _peer(request: Request) -> str:
-    address = request.getClientAddress()
-    return str(getattr(address, "host", "?"))
