@@ -34,29 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import cli, free_port, rss_kib, stream_mbps, twistd
+
 REPO = Path(__file__).resolve().parents[1]
 HARNESS = Path(os.environ.get("XRELAY_BENCH_HARNESS", REPO.parent / "shared" / "bench"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def twistd() -> str:
-    beside = Path(sys.executable).parent / "twistd"
-    return str(beside) if beside.exists() else "twistd"
-
-
-def cli(data_dir: Path, *args: str, stdin: str | None = None) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "xrelay.cli", "--data-dir", str(data_dir), *args],
-        input=stdin,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
 
 
 def prepare(work: Path) -> tuple[Path, Path]:
@@ -151,20 +132,6 @@ def run_fanout(
         args += ["-s", source]
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     return [json.loads(line) for line in out.read_text().splitlines()]
-
-
-def stream_mbps(sample: Path) -> float:
-    """The sample's rate from its first and last PCR (what pacing delivers)."""
-    sys.path.insert(0, str(REPO / "src"))
-    from xrelay.mpegts import PACKET_SIZE, pcr
-
-    data = sample.read_bytes()
-    values = [
-        v
-        for off in range(0, len(data), PACKET_SIZE)
-        if (v := pcr(data, off)) is not None
-    ]
-    return len(data) * 8 / ((values[-1] - values[0]) / 27e6) / 1e6
 
 
 def paced(tools: Path, data: Path, viewers: str, duration: int) -> None:
@@ -278,13 +245,6 @@ def unpaced(tools: Path, data: Path, viewers: str, duration: int) -> None:
         )
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def channel_memory(data: Path, channels: int = 10, settle: float = 4.0) -> None:
     """RSS with one running channel, then with ``channels`` more."""
     port = free_port()
@@ -331,7 +291,11 @@ def two_workers(tools: Path, data: Path, viewers: str, duration: int) -> None:
     port = free_port()
     listen = f"reuseport:{port}:interface=127.0.0.1"
     one = xrelay_command(data, port, listen)
-    both = f"bash -c '{one} & {one} & wait'"
+    # The harness stops the server command with SIGTERM: pass it on to both.
+    both = (
+        f"bash -c '{one} & a=$!; {one} & b=$!; "
+        'trap "kill $a $b; wait" TERM INT; wait\''
+    )
     rows = run_fanout(
         tools,
         "xrelay-2proc",

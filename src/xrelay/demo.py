@@ -5,8 +5,10 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+import attrs
 from twisted.logger import Logger
 
+from xrelay.config import Config
 from xrelay.cred.passwords import hash_password
 from xrelay.interfaces import IStore
 from xrelay.models import Category, Channel, User
@@ -16,11 +18,29 @@ log = Logger()
 DEMO_CHANNEL_ID = 1
 DEMO_USERNAME = "demo"
 DEMO_DATA_DIR = "./xrelay-demo-data"
+# The demo channel records catch-up; archive_days cannot say an hour, so
+# --demo sets archive.max_hours (a cap on every channel's retention).
+DEMO_ARCHIVE_HOURS = 1.0
 
 
 def demo_media_path() -> Path:
     """The sample TS shipped in the package (tools/make-demo-ts.sh made it)."""
     return Path(str(files("xrelay.media") / "demo.ts")).resolve()
+
+
+def with_demo_library(config: Config) -> Config:
+    """``config`` with the sample movie and series shipped in the package
+    (tools/make-demo-vod.sh made them) added to the library directories."""
+    media = Path(str(files("xrelay.media"))).resolve() / "vod"
+    library = config.library
+    return attrs.evolve(
+        config,
+        library=attrs.evolve(
+            library,
+            movie_dirs=(*library.movie_dirs, str(media / "movies")),
+            series_dirs=(*library.series_dirs, str(media / "series")),
+        ),
+    )
 
 
 async def seed_demo(store: IStore, now: int) -> None:
@@ -40,6 +60,7 @@ async def seed_demo(store: IStore, now: int) -> None:
             epg_id="demo.xrelay",
             on_demand=True,
             added=now,
+            archive_days=1,
         )
     )
     if await store.get_user(DEMO_USERNAME) is None:

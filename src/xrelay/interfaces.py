@@ -77,12 +77,20 @@ class IPacketSink(Interface):
     def write_packets(data: bytes) -> None:
         """Whole 188-byte packets (len(data) is a multiple of 188)."""
 
+    # Optional: ``source_switched()``, called by failover just before the
+    # first packets of another source (led by its PAT/PMT and a keyframe).
+
     def source_ended(reason: str) -> None:
         """The source stopped delivering (EOF, error, dead upstream)."""
 
 
 class IChannelSource(Interface):
-    """A producer of MPEG-TS for one channel, configured by URL."""
+    """A producer of MPEG-TS for one channel, configured by URL.
+
+    A source that waits to be sent to (a listening socket) may set a true
+    class attribute ``passive``: failover then leaves it running while
+    others play, so a sender finds it open whenever it comes back.
+    """
 
     def start(sink: IPacketSink) -> None:
         """Begin delivering packets to ``sink``."""
@@ -97,3 +105,17 @@ class ILine(Interface):
 
     # The line's stored record (xrelay.models.User).
     user = Attribute("the xrelay.models.User this login proved")
+
+
+class IGuide(Interface):
+    """The programme guide as the Xtream API serves it (xtream-api.md §4.7,
+    §4.8): each answer is the encoded JSON object ``{"epg_listings": [...]}``,
+    empty for a channel without a guide."""
+
+    def short_epg(channel_id: int, limit: int) -> Deferred[bytes]:
+        """``get_short_epg``: the programme on now and the next ones, at
+        most ``limit``."""
+
+    def data_table(channel_id: int) -> Deferred[bytes]:
+        """``get_simple_data_table``: the channel's whole guide window,
+        past programmes included."""

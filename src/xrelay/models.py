@@ -34,6 +34,8 @@ class Channel:
     epg_id: str = ""
     on_demand: bool = True
     added: int = 0
+    # Days of catch-up recorded (xrelay.archive); 0: none.
+    archive_days: int = 0
 
 
 @attrs.frozen
@@ -73,7 +75,15 @@ class User:
 
 @attrs.frozen
 class Movie:
-    """A VOD movie; ``source`` is a file path or an http(s) URL."""
+    """A VOD movie; ``source`` is a file path or an http(s) URL.
+
+    ``poster`` and ``backdrop`` are image URLs or image files in the
+    library.  The media facts (codecs, size in pixels, bitrate in kbit/s,
+    ``file_size`` in bytes) come from ffprobe; 0 or "" when unknown.
+    ``library_path`` is the file's path below its library directory when
+    the library scan made this record ("" for one added by hand): a scan
+    keeps such records in step with the files and leaves the others alone.
+    """
 
     id: int
     name: str
@@ -86,10 +96,21 @@ class Movie:
     rating: str = ""
     duration_secs: int = 0
     added: int = 0
+    backdrop: str = ""
+    video_codec: str = ""
+    audio_codec: str = ""
+    width: int = 0
+    height: int = 0
+    bitrate: int = 0
+    file_size: int = 0
+    library_path: str = ""
 
 
 @attrs.frozen
 class Series:
+    """``library_path``: the show's folder name in the library ("" for a
+    series added by hand); see ``Movie``."""
+
     id: int
     name: str
     category_id: int | None = None
@@ -98,6 +119,8 @@ class Series:
     year: int | None = None
     rating: str = ""
     added: int = 0
+    backdrop: str = ""
+    library_path: str = ""
 
 
 @attrs.frozen
@@ -123,6 +146,13 @@ class Episode:
     plot: str = ""
     duration_secs: int = 0
     added: int = 0
+    video_codec: str = ""  # media facts and library_path: see Movie
+    audio_codec: str = ""
+    width: int = 0
+    height: int = 0
+    bitrate: int = 0
+    file_size: int = 0
+    library_path: str = ""
 
 
 @attrs.frozen

@@ -5,11 +5,11 @@ This is the only module that wires xrelay's pieces together.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService, Service
-from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
@@ -26,24 +26,38 @@ from zope.interface import implementer
 
 from xrelay import __version__
 from xrelay._malloc import release_large_buffers
+from xrelay.archive import Archive, ArchiveSettings, ThreadedDisk
 from xrelay.config import Config, ConfigError, load_config, with_overrides
-from xrelay.cred.checkers import CachingVerifier, LineRealm, StoreChecker
-from xrelay.cred.limits import ConnectionTracker
+from xrelay.cred.checkers import CachingVerifier
 from xrelay.cred.passwords import verify_password
-from xrelay.demo import DEMO_DATA_DIR, seed_demo
+from xrelay.cred.wiring import logins
+from xrelay.demo import (
+    DEMO_ARCHIVE_HOURS,
+    DEMO_CHANNEL_ID,
+    DEMO_DATA_DIR,
+    seed_demo,
+    with_demo_library,
+)
+from xrelay.epg import XmltvEndpoint, build_epg, seed_demo_guide
 from xrelay.fanout import ChannelRegistry, ChannelSupervisor, HubSettings
+from xrelay.hls import HlsEndpoints, HlsSessions, HlsSettings
 from xrelay.ingest import FailoverSettings, FailoverSource, make_source
-from xrelay.interfaces import IStore
+from xrelay.interfaces import IChannelSource, IStore
 from xrelay.logs import make_observer, open_log_file
 from xrelay.models import Channel
 from xrelay.store import CachedStore, SqliteStore, StoreService
+from xrelay.transcode import SCHEME as TRANSCODE
+from xrelay.transcode import Transcoder, transcode_url
+from xrelay.vod import build_vod
 from xrelay.web import (
     AdminApi,
     LineAuthenticator,
     LiveStreams,
+    Timeshift,
     XRelayRoot,
     redacted_log_formatter,
 )
+from xrelay.xtream import CatalogCache, ServerAddress, XtreamApi, file_stamp, in_threads
 
 log = Logger()
 
@@ -87,12 +101,16 @@ class Options(usage.Options):
             overrides["server.data_dir"] = self["data-dir"]
         elif self["demo"]:
             overrides["server.data_dir"] = DEMO_DATA_DIR
+        if self["demo"]:
+            overrides["archive.max_hours"] = DEMO_ARCHIVE_HOURS
         if self["log-format"]:
             overrides["log.format"] = self["log-format"]
         if self["log-level"]:
             overrides["log.level"] = self["log-level"]
         try:
             self.config = with_overrides(load_config(self["config"]), overrides)
+            if self["demo"]:
+                self.config = with_demo_library(self.config)
         except ConfigError as e:
             raise usage.UsageError(f"invalid configuration:\n{e}") from None
 
@@ -133,14 +151,19 @@ class XRelayService(MultiService):
 
 
 class _DemoSeeder(Service):
-    def __init__(self, store: IStore, clock: Any) -> None:
+    def __init__(self, store: IStore, clock: Any, data_dir: str) -> None:
         self._store = store
         self._clock = clock
+        self._data_dir = data_dir
 
     def startService(self) -> None:
         super().startService()
-        d = Deferred.fromCoroutine(seed_demo(self._store, int(self._clock.seconds())))
+        d = Deferred.fromCoroutine(self._seed(int(self._clock.seconds())))
         d.addErrback(lambda f: log.failure("seeding the demo catalog", f))
+
+    async def _seed(self, now: int) -> None:
+        await seed_demo(self._store, now)
+        await seed_demo_guide(self._store, self._data_dir, DEMO_CHANNEL_ID, now)
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:
@@ -158,7 +181,22 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     StoreService(database).setServiceParent(root)
     store = CachedStore(database, reactor)
     if options["demo"]:
-        _DemoSeeder(store, reactor).setServiceParent(root)
+        _DemoSeeder(store, reactor, config.server.data_dir).setServiceParent(root)
+    # Before the registry: stopped after it, so it records the channels' last bytes.
+    archive = Archive(
+        store,
+        reactor,
+        ThreadedDisk(reactor),
+        ArchiveSettings(
+            root=config.archive_path,
+            segment_seconds=config.archive.segment_seconds,
+            quota_bytes=int(config.archive.quota_gb * 1e9),
+            max_age=config.archive.max_hours * 3600,
+            prune_interval=config.archive.prune_interval,
+        ),
+        keep_running=lambda channel: registry.pin(channel),
+    )
+    archive.setServiceParent(root)
 
     failover = config.failover
     failover_settings = FailoverSettings(
@@ -171,15 +209,31 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         **({"slate_path": failover.slate} if failover.slate else {}),
     )
 
-    def channel_source(channel: Channel) -> FailoverSource:
+    def one_source(url: str) -> IChannelSource:
+        return make_source(url, reactor, {TRANSCODE: transcoder.source})
+
+    def channel_source(channel: Channel) -> IChannelSource:
         """Every channel, even with one source, gets stall detection and
-        the slate."""
+        the slate; what it plays is recorded when it has archive_days."""
+        return archive.tap(
+            channel.id,
+            FailoverSource(
+                channel.sources,
+                one_source,
+                reactor,
+                failover_settings,
+                label=f"channel {channel.id}",
+            ),
+        )
+
+    def transcoded(channel: Channel, profile: str) -> FailoverSource:
+        """``?profile=NAME``: the channel re-encoded by a profile."""
         return FailoverSource(
-            channel.sources,
-            lambda url: make_source(url, reactor),
+            [transcode_url(channel.id, profile)],
+            one_source,
             reactor,
             failover_settings,
-            label=f"channel {channel.id}",
+            label=f"channel {channel.id} ({profile})",
         )
 
     registry = ChannelRegistry(
@@ -191,29 +245,93 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             join_burst=config.live.join_burst,
         ),
         linger=config.live.linger,
+        make_variant=transcoded,
     )
     registry.setServiceParent(root)
+    transcoder = Transcoder(config.transcode, store, registry, reactor)
+    transcoder.setServiceParent(root)
     ChannelSupervisor(store, registry, reactor).setServiceParent(root)
 
     def verify(password: str, stored: str) -> Deferred[bool]:
         pool = reactor.getThreadPool()
         return deferToThreadPool(reactor, pool, verify_password, password, stored)
 
-    cached_verify = CachingVerifier(verify, reactor)
-    portal = Portal(LineRealm(store), [StoreChecker(store, cached_verify)])
-    tracker = ConnectionTracker()
-    auth = LineAuthenticator(portal, tracker, reactor)
-    live = LiveStreams(auth, store, registry, tracker)
+    cached_verify = CachingVerifier(verify, reactor, ttl=config.auth.cache_seconds)
+    lines = logins(config, store, cached_verify, reactor)
+    for service in lines.services:  # Redis: nothing connects before startService
+        service.setServiceParent(root)
+    auth = LineAuthenticator(lines.portal, lines.tracker, reactor, lines.throttle)
+    hls_sessions = HlsSessions(
+        registry,
+        lines.tracker,
+        reactor,
+        HlsSettings(
+            segment_seconds=config.hls.segment_seconds,
+            window=config.hls.window,
+            session_timeout=config.hls.session_timeout,
+            max_bytes=config.hls.memory_mb * 1024 * 1024,
+        ),
+    )
+    hls_sessions.setServiceParent(root)
+    hls = HlsEndpoints(hls_sessions, reactor)
+    live = LiveStreams(
+        auth,
+        store,
+        registry,
+        lines.tracker,
+        profiles=config.transcode.profiles,
+        hls=hls,
+    )
 
     def status() -> dict[str, object]:
         return {
             "node": config.node,
             "version": __version__,
             "channels": registry.stats(),
+            "hls": hls_sessions.stats(),
+            "library": vod.service.status() if vod.service else None,
         }
 
     admin = AdminApi(config.admin.token_hash, cached_verify, status)
-    site = Site(XRelayRoot(live, admin), logFormatter=redacted_log_formatter)
+    catalog = CatalogCache(
+        store,
+        reactor,
+        run=in_threads(reactor),
+        stamp=_with_archive(
+            file_stamp(config.store_path, config.store_path + "-wal"), archive
+        ),
+        shown=archive.shown,
+    )
+    catalog.setServiceParent(root)
+    vod = build_vod(
+        config.library,
+        config.server.data_dir,
+        store,
+        catalog,
+        auth,
+        lines.tracker,
+        reactor,
+    )
+    if vod.service is not None:
+        vod.service.setServiceParent(root)
+    address = ServerAddress.from_config(config.server.public_host, config.server.http)
+    epg = build_epg(
+        config,
+        store,
+        reactor,
+        file_stamp(config.store_path, config.store_path + "-wal"),
+        archive.archive_window,
+    )
+    epg.service.setServiceParent(root)
+    xtream = XtreamApi(auth, catalog, address, reactor, guide=epg.guide)
+    xmltv = XmltvEndpoint(auth, catalog, epg.guide, address)
+    timeshift = Timeshift(auth, store, archive, lines.tracker)
+    site = Site(
+        XRelayRoot(
+            live, admin, xtream, hls=hls, timeshift=timeshift, vod=vod, xmltv=xmltv
+        ),
+        logFormatter=redacted_log_formatter,
+    )
     for description in config.server.http:
         listener = StreamServerEndpointService(
             _LazyEndpoint(reactor, description), site
@@ -222,3 +340,11 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         listener._raiseSynchronously = True
         listener.setServiceParent(root)
     return root
+
+
+def _with_archive(
+    stamp: Callable[[], Hashable], archive: Archive
+) -> Callable[[], Hashable]:
+    """The catalog's stamp, changed also when what is recorded changes the
+    catch-up players are shown."""
+    return lambda: (stamp(), archive.stamp())

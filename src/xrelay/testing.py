@@ -111,9 +111,13 @@ class PacketRecorder:
 
     chunks: list[bytes] = attrs.Factory(list)
     ended: list[str] = attrs.Factory(list)  # the reasons, in order
+    switched_at: list[int] = attrs.Factory(list)  # data offsets of switches
 
     def write_packets(self, data: bytes) -> None:
         self.chunks.append(data)
+
+    def source_switched(self) -> None:
+        self.switched_at.append(sum(map(len, self.chunks)))
 
     def source_ended(self, reason: str) -> None:
         self.ended.append(reason)

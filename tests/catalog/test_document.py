@@ -191,7 +191,7 @@ name = "E"
                 "doc.toml: categories[0].name: must not be empty",
                 "doc.toml: categories[0].kind: 'film' is not one of live, vod, series",
                 "doc.toml: channels[2].sources: item 0: unsupported URL scheme "
-                "'rtsp' (allowed: http, https, udp, rtp, tcp, file, exec)",
+                "'rtsp' (allowed: http, https, udp, rtp, tcp, file, exec, transcode)",
                 "doc.toml: seasons[0].series_id: no series with id 4",
                 "doc.toml: bouquets[0].channel_ids: no channels with id 7, 8",
             ],

@@ -300,16 +300,22 @@ class ChannelCommandTests(CliTestCase):
     def test_set(self) -> None:
         self.ok("categories", "add", "live", "News")
         self.ok("channels", "add", "One", "--number", "1", "--category", "1",
-                "--source", "a", "b", "--logo", "l")  # fmt: skip
+                "--source", "udp://@239.0.0.1:1234", "http://b.example/s",
+                "--logo", "l")  # fmt: skip
         before = self.db().get_channel(1)
         assert before is not None
-        out = self.ok("channels", "set", "1", "--source", "c", "--category", "none",
+        out = self.ok("channels", "set", "1", "--source", "tcp://c.example:9000",
+                      "--category", "none",
                       "--name", "Uno", "--number", "11")  # fmt: skip
         self.assertEqual(out, "updated channel 1\n")
         self.assertEqual(
             self.db().get_channel(1),
             attrs.evolve(
-                before, name="Uno", number=11, category_id=None, sources=("c",)
+                before,
+                name="Uno",
+                number=11,
+                category_id=None,
+                sources=("tcp://c.example:9000",),
             ),
         )
 
@@ -330,6 +336,10 @@ class ChannelCommandTests(CliTestCase):
             )
         err = self.fails("channels", "add", "Two", status=2)
         self.assertIn("the following arguments are required: --number", err)
+        err = self.fails(
+            "channels", "add", "Two", "--number", "2", "--source", "rtsp://x", status=2
+        )
+        self.assertIn("'rtsp://x': unsupported URL scheme 'rtsp'", err)
         err = self.fails("channels", "show", "0", status=2)
         self.assertIn("not a positive whole number: '0'", err)
 
@@ -454,3 +464,16 @@ class DataDirTests(SynchronousTestCase):
     def test_no_command_is_a_usage_error(self) -> None:
         self.assertEqual(main([]), 2)
         self.assertIn("required: COMMAND", self.err.getvalue())
+
+
+class HashPasswordTests(CliTestCase):
+    def test_prints_a_hash_that_verifies(self) -> None:
+        stored = self.ok("hash-password", stdin="s3cret-pw\n").strip()
+        self.assertTrue(verify_password("s3cret-pw", stored))
+        self.assertFalse(verify_password("other", stored))
+        self.assertNotIn("s3cret", stored)
+
+    def test_refuses_a_password_players_cannot_send(self) -> None:
+        status, out, err = self.run_cli("hash-password", stdin="two words\n")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("password:", err)

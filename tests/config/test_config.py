@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import socket
 import tempfile
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +157,13 @@ class ProblemTests(SynchronousTestCase):
         self.assertTrue(reason.startswith("unknown key"))
 
     def test_unknown_section(self) -> None:
-        [(_, key, reason)] = problems("[epg]\nurl = 'http://x'\n")
-        self.assertEqual(key, "epg")
+        [(_, key, reason)] = problems("[guide]\nurl = 'http://x'\n")
+        self.assertEqual(key, "guide")
         self.assertEqual(
-            reason, "unknown section (known: server, log, store, live, failover, admin)"
+            reason,
+            "unknown section (known: server, log, store, live, hls, failover, "
+            "admin, auth, connections, throttle, redis, archive, transcode, "
+            "library, epg)",
         )
 
     def test_top_level_key_is_not_a_section(self) -> None:
@@ -421,4 +426,7 @@ class ExampleFileTests(SynchronousTestCase):
             self.assertIn(f"\n[{section.name}]\n", text)
             body = text.split(f"\n[{section.name}]\n")[1].split("\n[")[0]
             for key in attrs.fields(section.type):
-                self.assertRegex(body, rf"\n{re.escape(key.name)} = ")
+                if typing.get_origin(key.type) is Mapping:  # named tables
+                    self.assertIn(f"\n[{section.name}.{key.name}]\n", text)
+                else:
+                    self.assertRegex(body, rf"\n{re.escape(key.name)} = ")

@@ -4,15 +4,17 @@ not at all (the remainder goes through Twisted's buffer)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import deferLater
+from twisted.internet.task import Clock, deferLater
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.test.requesthelper import DummyRequest
 
 from xrelay.fanout import Batch, Viewer
@@ -76,3 +78,52 @@ class DirectSendTests(TestCase):
         self.assertEqual(received, b"".join(batches))
         self.assertEqual(viewer.bytes_out, len(received))
         await deferLater(reactor, 0, lambda: None)  # let the server side close
+
+
+class _SocketTransport:
+    """Just enough of a TCP transport for a viewer: a real socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = sock
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def abortConnection(self) -> None:
+        self.socket.close()
+
+
+class KernelBacklogTests(SynchronousTestCase):
+    def test_a_client_that_reads_nothing_counts_as_stalled(self) -> None:
+        # The kernel accepts a lot for a client that never reads; the viewer
+        # must still notice it is behind, once that exceeds its queue.
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        client = socket.create_connection(listener.getsockname())
+        self.addCleanup(client.close)
+        server, _ = listener.accept()
+        self.addCleanup(server.close)
+        server.setblocking(False)
+        clock = Clock()
+        viewer = Viewer(
+            DummyRequest([b""]),
+            _SocketTransport(server),
+            False,
+            clock,
+            64 << 10,
+            lambda v: None,
+        )
+        viewer._socket = server  # what _plain_socket finds on a TCP transport
+        self.assertEqual(viewer.stalled_for(clock.seconds()), 0.0)
+        with contextlib.suppress(BlockingIOError):  # until the kernel is full
+            while True:
+                server.send(os.urandom(16 << 10))
+        self.assertGreater(viewer.lag_bytes(), 64 << 10)
+        self.assertEqual(viewer.stalled_for(clock.seconds()), 0.0)  # from now on
+        clock.advance(5)
+        self.assertEqual(viewer.stalled_for(clock.seconds()), 5.0)
+        while client.recv(1 << 20, socket.MSG_DONTWAIT):  # it catches up
+            if viewer.kernel_backlog() == 0:
+                break
+        self.assertEqual(viewer.stalled_for(clock.seconds()), 0.0)

@@ -66,6 +66,22 @@ class JoinCacheTests(SynchronousTestCase):
         self.assertIn(len(self.keyframes(body)), (3, 4))
         self.assertEqual(body, DEMO[len(DEMO) - len(body) :], "a contiguous tail")
 
+    def test_a_restart_forgets_the_old_gops(self) -> None:
+        # After a source switch, joiners start at the new source's keyframe.
+        cache = JoinCache()
+        gop = len(DEMO) // 10
+        half = len(DEMO) // 2 // PACKET_SIZE * PACKET_SIZE
+        feed_all(cache, DEMO[:half], keep_bytes=gop * 3)
+        self.assertGreater(len(self.keyframes(cache.snapshot())), 1)
+        cache.restart()
+        self.assertEqual(cache.snapshot(), b"")
+        first = self.keyframes(DEMO[half:])[0]
+        feed_all(cache, DEMO[half : half + first], keep_bytes=gop * 3)
+        self.assertEqual(cache.snapshot(), b"", "nothing before a keyframe")
+        feed_all(cache, DEMO[half + first :], keep_bytes=gop * 3)
+        body = cache.snapshot()[psi_end(cache.snapshot()) :]
+        self.assertEqual(body[:PACKET_SIZE], DEMO[half + first : half + first + 188])
+
     def test_bounded_by_max_bytes(self) -> None:
         cache = JoinCache(max_bytes=100_000)  # smaller than one demo GOP
         feed_all(cache, DEMO, keep_bytes=10**9)

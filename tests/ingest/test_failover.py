@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from twisted.internet.task import Clock
@@ -169,6 +169,22 @@ class Channel:
         return next(s for s in reversed(self.made) if s.url == url)
 
 
+class PassiveFakeSource(FakeSource):
+    passive: ClassVar[bool] = True  # like a tcp://@ or udp:// listener
+
+
+class PassiveChannel(Channel):
+    """Its first source is a listener."""
+
+    def make(self, url: str) -> FakeSource:
+        if url != A:
+            return super().make(url)
+        source = PassiveFakeSource(url)
+        self.made.append(source)
+        self.started_at.append((url, self.clock.seconds()))
+        return source
+
+
 class FailoverTests(SynchronousTestCase):
     def assertContinuous(self, data: bytes) -> None:
         checker = ContinuityChecker()
@@ -235,6 +251,7 @@ class FailoverTests(SynchronousTestCase):
         self.assertEqual(channel.failover.last_errors, ["no packets for 0.5 s", None])
         self.assertTrue(channel.made[0].stopped)
         self.assertSpliced(out, before, clip("b"))
+        self.assertEqual(channel.out.switched_at, [0, before])  # the sink is told
         self.assertContinuous(out)
         self.assertEqual(
             channel.failover.health(),
@@ -393,6 +410,35 @@ class FailoverTests(SynchronousTestCase):
         self.assertIsNone(self.successResultOf(d))
         self.assertEqual(channel.failover.state, "down")
         self.assertFalse(channel.clock.getDelayedCalls())
+
+    def test_a_passive_source_keeps_listening_and_takes_back_over(self) -> None:
+        channel = PassiveChannel({A: clip("a"), B: clip("b")})
+        channel.run(1.0)
+        channel.alive.discard(A)
+        channel.run(1.0)  # A stalls, B plays; A stays open for its sender
+        self.assertEqual(channel.failover.active_url, "udp://@239.1.1.2:5000")
+        self.assertFalse(channel.made[0].stopped)
+        channel.alive.add(A)
+        channel.run(3.0)  # its sender is back: A takes over, never restarted
+        self.assertEqual(channel.failover.state, "live")
+        self.assertEqual([url for url, _ in channel.started_at], [A, B])
+        self.assertEqual([s.stopped for s in channel.made], [False, True])
+        self.assertContinuous(channel.out.data())
+        self.assertIsNone(self.successResultOf(channel.failover.stop()))
+        self.assertTrue(all(s.stopped for s in channel.made))
+
+    def test_a_passive_source_that_cannot_listen_is_dropped(self) -> None:
+        channel = PassiveChannel({A: clip("a"), B: clip("b")})
+        channel.run(1.0)
+        channel.alive.discard(A)
+        channel.run(1.0)
+        sink = channel.made[0].sink
+        assert sink is not None
+        sink.source_ended("cannot listen: address in use")
+        self.assertTrue(channel.made[0].stopped)
+        self.assertEqual(
+            channel.failover.last_errors[0], "cannot listen: address in use"
+        )
 
     def test_a_stream_without_video_switches_at_once(self) -> None:
         channel = Channel({A: clip("a"), RADIO: clip("radio")})

@@ -6,6 +6,7 @@ import json
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Site
@@ -25,7 +26,7 @@ class AdminApiTests(SynchronousTestCase):
         status = {"node": "n1", "channels": [{"channel": 1, "viewers": []}]}
         admin = AdminApi(token_hash, verify_now, lambda: status)
         live = LiveStreams(None, None, None, None)  # type: ignore[arg-type]
-        return Site(XRelayRoot(live, admin))
+        return Site(XRelayRoot(live, admin), reactor=Clock())
 
     def get(self, site: Site, path: str, headers: str = "") -> bytes:
         address = IPv4Address("TCP", "127.0.0.1", 40000)

@@ -67,24 +67,41 @@ class LiveTests(SynchronousTestCase):
         )
         self.registry.startService()
         self.addCleanup(self.registry.stopService)
+        self.site = self.make_site(ConnectionTracker(self.clock))
+
+    def make_site(self, tracker: ConnectionTracker) -> Site:
+        self.tracker = tracker
         portal = Portal(LineRealm(self.store), [StoreChecker(self.store, verify_now)])
-        self.tracker = ConnectionTracker()
-        auth = LineAuthenticator(portal, self.tracker, self.clock)
-        live = LiveStreams(auth, self.store, self.registry, self.tracker)
+        auth = LineAuthenticator(portal, tracker, self.clock)
+        live = LiveStreams(auth, self.store, self.registry, tracker)
         admin = AdminApi("", verify_now, dict)
-        self.site = Site(XRelayRoot(live, admin), logFormatter=redacted_log_formatter)
+        return Site(
+            XRelayRoot(live, admin),
+            logFormatter=redacted_log_formatter,
+            reactor=self.clock,
+        )
 
     def add_user(self, user: User) -> None:
         self.successResultOf(self.store.put_user(user))
 
-    def request(self, path: str, method: str = "GET") -> StringTransport:
-        address = IPv4Address("TCP", "127.0.0.1", 40000)
-        protocol = self.site.buildProtocol(address)
-        transport = StringTransport(peerAddress=address)
+    def request(
+        self,
+        path: str,
+        method: str = "GET",
+        agent: str = "VLC",
+        address: str = "127.0.0.1",
+    ) -> StringTransport:
+        peer = IPv4Address("TCP", address, 40000)
+        protocol = self.site.buildProtocol(peer)
+        transport = StringTransport(peerAddress=peer)
         protocol.makeConnection(transport)
         transport.protocol = protocol  # type: ignore[attr-defined]
-        protocol.dataReceived(f"{method} {path} HTTP/1.1\r\nHost: tv\r\n\r\n".encode())
+        head = f"{method} {path} HTTP/1.1\r\nHost: tv\r\nUser-Agent: {agent}\r\n"
+        protocol.dataReceived(head.encode() + b"\r\n")
         return transport
+
+    def active(self, username: str) -> int:
+        return self.successResultOf(self.tracker.active(username))
 
     def status(self, transport: StringTransport) -> int:
         return int(transport.value().split(b" ", 2)[1])
@@ -123,14 +140,75 @@ class LiveTests(SynchronousTestCase):
             self.assertIn(reason, transport.value())
 
     def test_connection_limit_and_release_on_disconnect(self) -> None:
-        first = self.request("/live/alice/pw/1.ts")
-        self.request("/live/alice/pw/2.ts")
-        third = self.request("/live/alice/pw/1.ts")
+        first = self.request("/live/alice/pw/1.ts", agent="TV")
+        self.request("/live/alice/pw/2.ts", agent="Phone")
+        third = self.request("/live/alice/pw/1.ts", agent="Laptop")
         self.assertEqual(self.status(third), 403)
         self.assertIn(b"max connections reached", third.value())
+        self.assertFalse(third.value().split(b"\r\n\r\n", 1)[1].startswith(b"\x47"))
         first.protocol.connectionLost(Failure(ConnectionError("gone")))
-        self.assertEqual(self.tracker.active("alice"), 1)
-        self.assertEqual(self.status(self.request("/live/alice/pw/1.ts")), 200)
+        self.assertEqual(self.active("alice"), 1)
+        # the TV's slot is kept for it through the zap grace, then freed
+        self.assertEqual(
+            self.status(self.request("/live/alice/pw/1.ts", "GET", "Laptop")), 403
+        )
+        self.clock.advance(3)
+        self.assertEqual(
+            self.status(self.request("/live/alice/pw/1.ts", "GET", "Laptop")), 200
+        )
+
+    def test_zapping_never_counts_twice(self) -> None:
+        self.add_user(User(0, "solo", HASH, max_connections=1))
+        first = self.request("/live/solo/pw/1.ts")
+        # the player opens the next channel before closing the first
+        second = self.request("/live/solo/pw/2.ts")
+        self.assertEqual(self.status(second), 200)
+        self.assertTrue(first.disconnecting or first.disconnected, "old one kicked")
+        second.protocol.connectionLost(Failure(ConnectionError("zap")))
+        self.clock.advance(1)
+        # another device may not take the slot during the zap grace ...
+        other = self.request("/live/solo/pw/1.ts", agent="Other")
+        self.assertEqual(self.status(other), 403)
+        # ... the zapping player may
+        self.assertEqual(self.status(self.request("/live/solo/pw/1.ts")), 200)
+        self.assertEqual(self.active("solo"), 1)
+
+    def test_replace_oldest_disconnects_the_oldest_stream(self) -> None:
+        self.site = self.make_site(ConnectionTracker(self.clock, "replace-oldest"))
+        oldest = self.request("/live/alice/pw/1.ts", agent="TV")
+        self.clock.advance(1)
+        newer = self.request("/live/alice/pw/2.ts", agent="Phone")
+        newest = self.request("/live/alice/pw/1.ts", agent="Laptop")
+        self.assertEqual(self.status(newest), 200)
+        self.assertTrue(oldest.disconnecting or oldest.disconnected)
+        self.assertFalse(newer.disconnecting or newer.disconnected)
+        self.assertEqual(self.active("alice"), 2)
+
+    def test_failed_logins_are_throttled_before_the_hash(self) -> None:
+        verified: list[str] = []
+
+        def counting_verify(password: str, stored: str) -> Deferred[bool]:
+            verified.append(password)
+            return verify_now(password, stored)
+
+        portal = Portal(
+            LineRealm(self.store), [StoreChecker(self.store, counting_verify)]
+        )
+        auth = LineAuthenticator(portal, self.tracker, self.clock)
+        live = LiveStreams(auth, self.store, self.registry, self.tracker)
+        self.site = Site(
+            XRelayRoot(live, AdminApi("", verify_now, dict)), reactor=self.clock
+        )
+        codes = [
+            self.status(self.request(f"/live/alice/guess{i}/1.ts", address="10.0.0.2"))
+            for i in range(50)
+        ]
+        self.assertEqual(codes[:5], [401] * 5)
+        self.assertEqual(set(codes[5:]), {429})
+        self.assertEqual(len(verified), 5, "no hash runs while throttled")
+        # the owner, from an address with no failures, is not held back
+        owner = self.request("/live/alice/pw/1.ts", address="10.0.0.3")
+        self.assertEqual(self.status(owner), 200)
 
     def test_bouquets_limit_what_a_line_can_open(self) -> None:
         self.successResultOf(
@@ -152,7 +230,7 @@ class LiveTests(SynchronousTestCase):
         transport = self.request("/live/alice/pw/1.ts", "HEAD")
         self.assertEqual(self.status(transport), 200)
         self.assertIn(b"video/mp2t", transport.value())
-        self.assertEqual(self.tracker.active("alice"), 0)
+        self.assertEqual(self.active("alice"), 0)
         self.assertEqual(self.sources, {})
 
     def test_a_paused_viewer_never_holds_back_another(self) -> None:

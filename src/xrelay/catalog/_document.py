@@ -317,6 +317,8 @@ def _check_values(record: Any, error: _FieldError) -> None:
     if isinstance(record, Category) and record.kind not in CATEGORY_KINDS:
         error("kind", f"{record.kind!r} is not one of {', '.join(CATEGORY_KINDS)}")
     if isinstance(record, Channel):
+        if record.archive_days < 0:
+            error("archive_days", f"must be 0 or more, not {record.archive_days}")
         for i, source in enumerate(record.sources):
             reason = check_source_url(source)
             if reason is not None:

@@ -34,9 +34,11 @@ from urllib.parse import urlsplit
 import attrs
 
 # Schemes a channel source may use.  ``exec:`` runs a command on the server,
-# so a playlist from elsewhere may not bring one in.
-SOURCE_SCHEMES = ("http", "https", "udp", "rtp", "tcp", "file", "exec")
-_IMPORT_SCHEMES = tuple(s for s in SOURCE_SCHEMES if s != "exec")
+# so a playlist from elsewhere may not bring one in; ``transcode:`` names a
+# channel of this server (xrelay.transcode), meaningless in one.
+SOURCE_SCHEMES = ("http", "https", "udp", "rtp", "tcp", "file", "exec", "transcode")
+_IMPORT_SCHEMES = tuple(s for s in SOURCE_SCHEMES if s not in ("exec", "transcode"))
+_TRANSCODE = re.compile(r"\d{1,9}\?profile=[A-Za-z0-9_-]{1,32}")
 
 _BOM = b"\xef\xbb\xbf"
 _DURATION = re.compile(r"\s*-?\d+(?:\.\d+)?")
@@ -89,6 +91,8 @@ def check_source_url(url: str, schemes: tuple[str, ...] = SOURCE_SCHEMES) -> str
         return f"unsupported URL scheme {scheme!r} (allowed: {', '.join(schemes)})"
     if scheme == "exec":  # a command line: spaces are expected
         return None if rest.strip() else "exec: source has no command"
+    if scheme == "transcode" and not _TRANSCODE.fullmatch(rest):
+        return "expected transcode:CHANNEL_ID?profile=NAME"
     if any(c.isspace() for c in url):
         return "URL contains whitespace"
     if scheme in ("http", "https") and not urlsplit(url).hostname:

@@ -18,6 +18,9 @@ from xrelay.cli import (
     _categories,
     _channels,
     _check_config,
+    _epg,
+    _hash_password,
+    _library,
     _users,
 )
 from xrelay.cli._common import DEFAULT_DATA_DIR, CommandError
@@ -43,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     _check_config.register(sub)
     _catalog_cmds.register(sub)
+    _epg.register(sub)
+    _library.register(sub)
     _admin_token.register(sub)
+    _hash_password.register(sub)
     return parser
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from argparse import ArgumentTypeError
 from contextlib import closing
 from typing import TextIO
 
 import attrs
 
+from xrelay.catalog import check_source_url
 from xrelay.cli._common import (
     CommandError,
     SubParsers,
@@ -90,6 +92,7 @@ def _channel_options(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         action="extend",
         default=SUPPRESS,
+        type=source_url,
         metavar="URL",
         help="where the stream comes from; later ones are fallbacks, in order",
     )
@@ -112,6 +115,24 @@ def _channel_options(parser: argparse.ArgumentParser) -> None:
         default=SUPPRESS,
         help="run the source only while someone watches (the default)",
     )
+    parser.add_argument(
+        "--archive-days",
+        dest="archive_days",
+        type=_days,
+        default=SUPPRESS,
+        metavar="N",
+        help="record N days of catch-up (the channel then runs always); 0: none",
+    )
+
+
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 3650:
+        raise argparse.ArgumentTypeError(f"not a number of days (0-3650): {text!r}")
+    return value
 
 
 def _get(db: CatalogDB, channel_id: int) -> Channel:
@@ -171,6 +192,10 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
             ("logo", channel.logo),
             ("epg id", channel.epg_id),
             ("mode", _mode(channel)),
+            (
+                "archive",
+                f"{channel.archive_days} days" if channel.archive_days else "-",
+            ),
             ("added", format_time(channel.added)),
             ("sources", len(channel.sources)),
         ],
@@ -198,3 +223,11 @@ def _delete(args: argparse.Namespace, out: TextIO) -> int:
 
 def _mode(channel: Channel) -> str:
     return "on demand" if channel.on_demand else "always on"
+
+
+def source_url(url: str) -> str:
+    """A --source value, checked as ``xrelay apply`` checks it."""
+    problem = check_source_url(url)
+    if problem is not None:
+        raise ArgumentTypeError(f"{url!r}: {problem}")
+    return url

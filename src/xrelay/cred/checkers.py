@@ -1,4 +1,6 @@
-"""twisted.cred pieces for player logins: the store checker and the realm."""
+"""twisted.cred pieces for player logins: the checker, its verified-password
+cache, and the realm.  Both work on a line source (``xrelay.cred.lines``):
+the store, Redis, a file, or several of them in order."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from zope.interface import Interface, implementer
 
+from xrelay.cred.lines import LineSource
 from xrelay.cred.passwords import hash_password
-from xrelay.interfaces import ILine, IStore
+from xrelay.interfaces import ILine
 from xrelay.models import User
 
 # (password, stored hash) -> Deferred[bool]; scrypt is slow on purpose, so
@@ -81,12 +84,17 @@ class CachingVerifier:
 
 @implementer(ICredentialsChecker)
 class StoreChecker:
-    """Checks usernames and passwords against the store's lines."""
+    """Checks usernames and passwords against the lines of ``lines``.
+
+    With several sources chained (``FirstKnown``), the first that knows the
+    username decides: a wrong password there is refused, never tried on the
+    next source.  An unknown username costs one hash like a known one.
+    """
 
     credentialInterfaces = (IUsernamePassword,)
 
-    def __init__(self, store: IStore, verify: Verifier) -> None:
-        self._store = store
+    def __init__(self, lines: LineSource, verify: Verifier) -> None:
+        self._lines = lines
         self._verify = verify
 
     def requestAvatarId(self, credentials: Any) -> Deferred[bytes | tuple[()]]:
@@ -95,7 +103,7 @@ class StoreChecker:
     async def _check(self, credentials: Any) -> bytes | tuple[()]:
         username = _text(credentials.username)
         password = _text(credentials.password)
-        user = await self._store.get_user(username)
+        user = await self._lines.get_user(username)
         stored = user.password_hash if user is not None else _DECOY_HASH
         if not await self._verify(password, stored) or user is None:
             raise UnauthorizedLogin("invalid credentials")
@@ -110,10 +118,11 @@ class Line:
 
 @implementer(IRealm)
 class LineRealm:
-    """Turns a proven username into its ``ILine`` avatar."""
+    """Turns a proven username into its ``ILine`` avatar, read afresh from
+    the checker's source (so a line disabled a moment ago is seen)."""
 
-    def __init__(self, store: IStore) -> None:
-        self._store = store
+    def __init__(self, lines: LineSource) -> None:
+        self._lines = lines
 
     def requestAvatar(
         self, avatarId: bytes | tuple[()], mind: object, *interfaces: Any
@@ -127,7 +136,7 @@ class LineRealm:
     async def _avatar(
         self, avatarId: bytes
     ) -> tuple[type[Interface], object, Callable[[], None]]:
-        user = await self._store.get_user(avatarId.decode("utf-8"))
+        user = await self._lines.get_user(avatarId.decode("utf-8"))
         if user is None:  # deleted between check and lookup
             raise UnauthorizedLogin("invalid credentials")
         return ILine, Line(user), lambda: None

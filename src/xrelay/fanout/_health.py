@@ -24,6 +24,7 @@ class InputMeter:
         self._window = window
         self._continuity = ContinuityChecker()
         self._arrivals: deque[tuple[float, int]] = deque()
+        self._window_bytes = 0  # the sum of the arrivals' sizes
         self._offsets: deque[tuple[float, float]] = deque()
         self.pcr_discontinuities = 0
 
@@ -34,8 +35,8 @@ class InputMeter:
     def feed(self, data: bytes, now: float, pcr_pid: int | None) -> None:
         self._continuity.feed(data)
         self._arrivals.append((now, len(data)))
-        while self._arrivals[0][0] < now - self._window:
-            self._arrivals.popleft()
+        self._window_bytes += len(data)
+        self._forget_before(now - self._window)
         if pcr_pid is not None:
             value = self._last_pcr(data, pcr_pid)
             if value is not None:
@@ -57,12 +58,20 @@ class InputMeter:
         while self._offsets[0][0] < now - self._window:
             self._offsets.popleft()
 
+    def seconds_of_input(self, now: float) -> float:
+        """How far back the window's arrivals go."""
+        return now - self._arrivals[0][0] if self._arrivals else 0.0
+
     def bitrate(self, now: float) -> float:
-        recent = [size for at, size in self._arrivals if at >= now - self._window]
-        if not recent:
+        self._forget_before(now - self._window)
+        if not self._arrivals:
             return 0.0
         span = min(self._window, max(now - self._arrivals[0][0], 1.0))
-        return sum(recent) * 8 / span
+        return self._window_bytes * 8 / span
+
+    def _forget_before(self, moment: float) -> None:
+        while self._arrivals and self._arrivals[0][0] < moment:
+            self._window_bytes -= self._arrivals.popleft()[1]
 
     def pcr_jitter_ms(self) -> float:
         if len(self._offsets) < 2:

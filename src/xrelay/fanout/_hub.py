@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 from twisted.internet.defer import Deferred
@@ -32,6 +33,17 @@ class HubSettings:
     flush_bytes: int = 64 * 1024
 
 
+class BatchTap(Protocol):
+    """An in-process consumer of a channel (the HLS segmenter): gets every
+    batch like a viewer, but has no socket, so nothing to pause or queue."""
+
+    def offer(self, batch: Batch) -> None:
+        """Take one batch; must not raise, and must cost the hub little."""
+
+    def hub_stopped(self) -> None:
+        """The channel stopped: no batch follows."""
+
+
 @implementer(IPacketSink)
 class ChannelHub:
     """Fans one source's packets out to every attached viewer.
@@ -58,6 +70,7 @@ class ChannelHub:
         self.settings = settings
         self._on_ended = on_ended
         self.viewers: set[Viewer] = set()
+        self.taps: set[BatchTap] = set()
         self.join_cache = JoinCache()
         self.input = InputMeter()
         self._pending: list[bytes] = []
@@ -80,6 +93,9 @@ class ChannelHub:
             self._flush_call.cancel()
         for viewer in list(self.viewers):
             viewer.close()
+        for tap in list(self.taps):
+            tap.hub_stopped()
+        self.taps.clear()
         return self._source.stop()
 
     # IPacketSink
@@ -110,7 +126,16 @@ class ChannelHub:
         batch = Batch(data, keyframe_at, self.join_cache.psi.psi_packets)
         for viewer in list(self.viewers):
             viewer.offer(batch)
+        for tap in list(self.taps):
+            tap.offer(batch)
         self.bytes_out += len(data) * len(self.viewers)
+
+    def source_switched(self) -> None:
+        """Failover moved to another source: what came before goes out as
+        it is, and joining viewers start from the new source's keyframe
+        (not from a GOP of the old one, maybe the slate)."""
+        self.flush()
+        self.join_cache.restart()
 
     def source_ended(self, reason: str) -> None:
         self.log.warn(
@@ -140,7 +165,7 @@ class ChannelHub:
                     "seconds": round(now - viewer.started_at, 1),
                     "bytes": viewer.bytes_out,
                     "dropped_packets": viewer.dropped_packets,
-                    "lag_bytes": viewer.queued_bytes,
+                    "lag_bytes": viewer.lag_bytes(),
                     "paused": viewer.paused,
                 }
                 for viewer in self.viewers
@@ -148,30 +173,49 @@ class ChannelHub:
         }
 
     def byte_rate(self) -> float:
-        elapsed = self._clock.seconds() - self.started_at
-        if elapsed < 1.0 or not self.bytes_in:
+        """The input's recent rate (a guess until a second of it came)."""
+        now = self._clock.seconds()
+        if self.input.seconds_of_input(now) < 1.0:
             return _ASSUMED_BYTE_RATE
-        return self.bytes_in / elapsed
+        return self.input.bitrate(now) / 8
 
     def queue_limit(self) -> int:
         return max(_MIN_QUEUE, int(self.settings.queue_seconds * self.byte_rate()))
 
+    @property
+    def watched(self) -> bool:
+        """Whether anyone takes the channel: a viewer or a tap."""
+        return bool(self.viewers or self.taps)
+
     def attach(self, viewer: Viewer) -> None:
         """Start the viewer with PAT/PMT and the current GOP, then live."""
-        burst = self.join_cache.snapshot()
-        if burst:
-            if self._burst is None or self._burst.data is not burst:
-                self._burst = Batch(burst, 0)  # shared by viewers joining together
-            viewer.offer(self._burst)
+        self._join(viewer)
         self.viewers.add(viewer)
 
     def detach(self, viewer: Viewer) -> None:
         self.viewers.discard(viewer)
 
+    def add_tap(self, tap: BatchTap) -> None:
+        """Like ``attach``, for a consumer without a socket."""
+        self._join(tap)
+        self.taps.add(tap)
+
+    def remove_tap(self, tap: BatchTap) -> None:
+        self.taps.discard(tap)
+
+    def _join(self, joining: Viewer | BatchTap) -> None:
+        burst = self.join_cache.snapshot()
+        if burst:
+            if self._burst is None or self._burst.data is not burst:
+                self._burst = Batch(burst, 0)  # shared by viewers joining together
+            joining.offer(self._burst)
+
     def drop_stalled(self) -> None:
         """Disconnect viewers that could not take data for too long."""
         now = self._clock.seconds()
+        limit = self.queue_limit()  # follows the input's rate
         for viewer in list(self.viewers):
+            viewer.queue_limit = limit
             if viewer.stalled_for(now) > self.settings.stall_timeout:
                 self.log.info(
                     "channel {channel}: disconnecting stalled viewer {viewer}",

@@ -68,6 +68,11 @@ class JoinCache:
             self._bytes -= self._gop_bytes.popleft()
         return first
 
+    def restart(self) -> None:
+        """Forget the GOPs kept: the next keyframe starts afresh."""
+        self._reset()
+        self._snapshot = None
+
     def _add_gop(self, data: bytes) -> None:
         self._gops.append([data])
         self._gop_bytes.append(len(data))

@@ -14,7 +14,8 @@ from xrelay.interfaces import IStore
 
 class ChannelSupervisor(Service):
     """Every ``interval`` seconds (and at start): pins the channels marked
-    always-on (``on_demand = False``) in the store, unpins the others, and
+    always-on (``on_demand = False``) or recorded for catch-up
+    (``archive_days`` > 0) in the store, unpins the others, and
     logs one health line per running channel.  Channels changed with the
     admin CLI follow within one interval."""
 
@@ -49,7 +50,11 @@ class ChannelSupervisor(Service):
 
     async def refresh(self) -> None:
         channels = await self._store.list_channels()
-        always_on = {c.id: c for c in channels if not c.on_demand and c.sources}
+        always_on = {
+            c.id: c
+            for c in channels
+            if (not c.on_demand or c.archive_days > 0) and c.sources
+        }
         for channel in always_on.values():
             self._registry.pin(channel)
         for channel_id in self._registry.pinned - always_on.keys():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import array
+import fcntl
 import socket
+import termios
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -26,6 +29,17 @@ def _plain_socket(transport: object) -> socket.socket | None:
     if isinstance(transport, tcp.Connection) and not getattr(transport, "TLS", False):
         return transport.socket  # type: ignore[no-any-return]
     return None
+
+
+def _unsent_bytes(sock: socket.socket) -> int:
+    """What the kernel still holds for this socket (not yet acknowledged by
+    the client): SIOCOUTQ, which Linux spells TIOCOUTQ for sockets."""
+    out = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, out, True)
+    except OSError:  # closed meanwhile
+        return 0
+    return out[0]
 
 
 def _has_buffered(transport: object) -> bool:
@@ -56,8 +70,10 @@ class Viewer:
     (twisted.web pauses us), batches wait in a bounded queue.  A batch that
     would overflow it drops the whole queue and the viewer skips ahead to
     the next keyframe (with PAT/PMT first), so it plays on from live instead
-    of decoding garbage.  The hub disconnects a viewer that stays paused
-    longer than its stall timeout.
+    of decoding garbage.  The hub disconnects a viewer that stays paused,
+    or whose kernel send buffer holds more than its queue limit (the kernel
+    may buffer megabytes for a client that reads nothing), longer than its
+    stall timeout.
     """
 
     log = Logger()
@@ -85,6 +101,7 @@ class Viewer:
         self._skipping = False  # dropped data: waiting for a keyframe
         self.paused = False
         self.paused_since: float | None = None
+        self._backlogged_since: float | None = None
         self.closed = False
         self.bytes_out = 0
         self.dropped_packets = 0
@@ -115,10 +132,24 @@ class Viewer:
             self.skips += 1
 
     def stalled_for(self, now: float) -> float:
-        return 0.0 if self.paused_since is None else now - self.paused_since
+        """How long the viewer has been unable to keep up: paused by its
+        transport, or with more than a queue's worth unsent in the kernel.
+        Called periodically (the hub's stall check)."""
+        if self.paused_since is not None:
+            return now - self.paused_since
+        if self.kernel_backlog() <= self.queue_limit:
+            self._backlogged_since = None
+            return 0.0
+        if self._backlogged_since is None:
+            self._backlogged_since = now
+        return now - self._backlogged_since
+
+    def kernel_backlog(self) -> int:
+        return 0 if self._socket is None else _unsent_bytes(self._socket)
 
     def lag_bytes(self) -> int:
-        return self.queued_bytes
+        """Bytes sent towards the viewer that it has not received yet."""
+        return self.queued_bytes + self.kernel_backlog()
 
     def _send(self, batch: Batch) -> None:
         self.bytes_out += len(batch)

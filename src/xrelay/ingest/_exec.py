@@ -28,11 +28,13 @@ _MAX_LINE = 1000  # a longer stderr "line" is cut, so memory stays bounded
 
 
 class _Child(ProcessProtocol):
-    def __init__(self, source: ExecSource) -> None:
+    def __init__(self, source: ExecSource, keep_stdin: bool) -> None:
         self._source = source
+        self._keep_stdin = keep_stdin  # the source feeds it (a transcoder)
 
     def connectionMade(self) -> None:
-        self.transport.closeStdin()  # type: ignore[union-attr]
+        if not self._keep_stdin:
+            self.transport.closeStdin()  # type: ignore[union-attr]
 
     def outReceived(self, data: bytes) -> None:
         self._source._received(data)
@@ -85,17 +87,23 @@ class ExecSource(ReconnectingSource):
     def _attempt(self) -> None:
         self._partial = b""
         try:
-            self._process = self._reactor.spawnProcess(
-                _Child(self),
-                self._executable,
-                self._argv,
-                env=os.environ,
-                childFDs={0: "w", 1: "r", 2: "r"},
-            )
+            self._process = self._spawn_child(self._argv)
         except OSError as e:
             self._attempt_failed(f"cannot start: {e.strerror}")
             return
         self.connected = True
+
+    def _spawn_child(self, argv: list[str], keep_stdin: bool = False) -> Any:
+        """The command started with ``argv`` (its IProcessTransport, also an
+        IConsumer of stdin), its output read by this source; OSError when it
+        cannot start."""
+        return self._reactor.spawnProcess(
+            _Child(self, keep_stdin),
+            self._executable,
+            argv,
+            env=os.environ,
+            childFDs={0: "w", 1: "r", 2: "r"},
+        )
 
     def _release(self) -> Deferred[None]:
         if self._process is None:

@@ -116,7 +116,10 @@ class FailoverSource:
     """Plays the first working source of ``urls``, in order of preference,
     and the slate when none works (see ``FailoverSettings``).
 
-    Only the source playing (and at most one candidate being tried) runs.
+    Only the source playing (and at most one candidate being tried) runs,
+    plus failed passive sources (listeners, see IChannelSource): those stay
+    on standby, and one that receives again becomes the candidate if it
+    ranks above what plays.
     A switch happens at the new source's video keyframe, led by its PAT and
     PMT (a stream without video switches at once); continuity counters stay
     continuous per PID and the discontinuity is signalled (see _Splicer).
@@ -150,6 +153,7 @@ class FailoverSource:
         self._sink: IPacketSink | None = None
         self._active: _Feed | None = None
         self._candidate: _Feed | None = None
+        self._standby: dict[int, _Feed] = {}  # failed passive sources, by index
         self._splicer = _Splicer()
         self._next_round_at: float | None = None  # when to walk the list again
         self._down_since: float | None = None  # every source down since then
@@ -216,16 +220,46 @@ class FailoverSource:
                 self._sink.write_packets(self._splicer.feed(out))
         elif feed is self._candidate:
             self._candidate_packets(feed, data, now)
-        # else: a stopped source's last words
+        elif self._standby.get(feed.index) is feed and self._outranks(feed.index):
+            self._promote(feed, now)
+            self._candidate_packets(feed, data, now)
+        # else: a stopped source's last words, or a standby one that ranks lower
+
+    def _outranks(self, index: int) -> bool:
+        """Whether source ``index`` beats what plays and what is tried."""
+        best = min(
+            (f.index for f in (self._active, self._candidate) if f is not None),
+            default=len(self.urls) + 1,
+        )
+        return index < best
+
+    def _promote(self, feed: _Feed, now: float) -> None:
+        """A standby source becomes the candidate (ousting a worse one)."""
+        del self._standby[feed.index]
+        if self._candidate is not None:
+            self._stop_feed(self._candidate)
+        self._candidate = feed
+        feed.last_packet_at = now
+        feed.delivering_since = feed.eligible_at = None
+        feed.psi = PsiTracker()
+        feed.held, feed.held_bytes = [], 0
 
     def _failed(self, feed: _Feed, reason: str) -> None:
         if feed is self._active:
             self._active = None
         elif feed is self._candidate:
             self._candidate = None
+        elif self._standby.get(feed.index) is feed:  # it cannot even listen
+            del self._standby[feed.index]
+            self._stop_feed(feed)
+            self._note_failure(feed.index, reason)
+            return
         else:
             return
-        self._stop_feed(feed)
+        if getattr(feed.source, "passive", False) and not self._done:
+            self._standby[feed.index] = feed  # keeps listening
+        else:
+            self._stop_feed(feed)
         self._note_failure(feed.index, reason)
         if self._candidate is None:
             self._try(feed.index + 1)
@@ -302,6 +336,10 @@ class FailoverSource:
         self._next_round_at = self._clock.seconds() + interval
 
     def _start(self, index: int) -> None:
+        standby = self._standby.get(index)
+        if standby is not None:  # still running: try it again as it is
+            self._promote(standby, self._clock.seconds())
+            return
         try:
             if index == len(self.urls):
                 source: IChannelSource = SlateSource(
@@ -356,6 +394,9 @@ class FailoverSource:
             url=self._display(feed.index),
         )
         self._splicer.next_source(feed.psi.pcr_pid)
+        switched = getattr(self._sink, "source_switched", None)
+        if switched is not None:
+            switched()
         out = feed.whole_frames(first)
         if out:
             self._sink.write_packets(self._splicer.feed(out))
@@ -369,10 +410,11 @@ class FailoverSource:
         self._done = True
         if self._ticker.running:
             self._ticker.stop()
-        for feed in (self._active, self._candidate):
+        for feed in (self._active, self._candidate, *self._standby.values()):
             if feed is not None:
                 self._stop_feed(feed)
         self._active = self._candidate = None
+        self._standby.clear()
 
     def _stop_feed(self, feed: _Feed) -> None:
         d = feed.source.stop()

@@ -19,13 +19,13 @@ def display_url(url: str) -> str:
     http(s) and other pull URLs show only scheme and host (IPTV upstreams
     carry credentials in the userinfo, the query and often the path);
     ``udp``/``rtp``/``tcp`` URLs, which carry none, show whole but for a
-    password; a ``file:`` URL as it is; an ``exec:`` command with the URLs
-    in it shown this way.
+    password; ``file:`` and ``transcode:`` URLs as they are; an ``exec:``
+    command with the URLs in it shown this way.
     """
     if url.startswith("exec:"):
         return redact(url)
     parts = urlsplit(url)
-    if parts.scheme == "file":
+    if parts.scheme in ("file", "transcode"):  # no credentials in these
         return url
     if parts.scheme in ("udp", "rtp", "tcp"):  # there "SRC@" is a source address
         if parts.password is None:

@@ -214,6 +214,8 @@ class TcpPushSource(_TcpSource):
     (``source_ended``) only if it cannot listen; an encoder going away just
     means waiting for the next one."""
 
+    passive = True  # failover keeps it listening while others play
+
     def __init__(
         self,
         url: str,

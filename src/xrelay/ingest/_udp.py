@@ -188,6 +188,7 @@ class UdpSource:
 
     log = Logger()
     _small_buffer_logged: ClassVar[bool] = False  # say it once per process
+    passive = True  # failover keeps it bound (and joined) while others play
 
     def __init__(self, address: UdpAddress, reactor: Any) -> None:
         self.address = address

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
+from xrelay import sqlite
 from xrelay.cred.passwords import check_credential_charset
 from xrelay.store._errors import StoreError
 
@@ -125,6 +126,30 @@ MIGRATIONS: tuple[str, ...] = (
         refresh_seconds INTEGER NOT NULL
     );
     """,
+    # 2: VOD library (artwork, media facts, the scan's own records)
+    """
+    ALTER TABLE movies ADD COLUMN backdrop TEXT NOT NULL DEFAULT '';
+    ALTER TABLE movies ADD COLUMN video_codec TEXT NOT NULL DEFAULT '';
+    ALTER TABLE movies ADD COLUMN audio_codec TEXT NOT NULL DEFAULT '';
+    ALTER TABLE movies ADD COLUMN width INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE movies ADD COLUMN height INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE movies ADD COLUMN bitrate INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE movies ADD COLUMN file_size INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE movies ADD COLUMN library_path TEXT NOT NULL DEFAULT '';
+    ALTER TABLE series ADD COLUMN backdrop TEXT NOT NULL DEFAULT '';
+    ALTER TABLE series ADD COLUMN library_path TEXT NOT NULL DEFAULT '';
+    ALTER TABLE episodes ADD COLUMN video_codec TEXT NOT NULL DEFAULT '';
+    ALTER TABLE episodes ADD COLUMN audio_codec TEXT NOT NULL DEFAULT '';
+    ALTER TABLE episodes ADD COLUMN width INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE episodes ADD COLUMN height INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE episodes ADD COLUMN bitrate INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE episodes ADD COLUMN file_size INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE episodes ADD COLUMN library_path TEXT NOT NULL DEFAULT '';
+    """,
+    # 3: catch-up (xrelay.archive): days of a channel recorded
+    """
+    ALTER TABLE channels ADD COLUMN archive_days INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -157,42 +182,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) ->
     Refuses (StoreError) a file whose version is newer than ``migrations``
     knows: it was written by a later xrelay.
     """
-    if _version(conn) == len(migrations):
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = _version(conn)  # again: another process may have migrated
-        if version > len(migrations):
-            raise StoreError(
-                f"database: schema version {version} is newer than this "
-                f"xrelay knows ({len(migrations)}); upgrade xrelay"
-            )
-        for number, script in enumerate(migrations[version:], start=version + 1):
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _version(conn: sqlite3.Connection) -> int:
-    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    return version
-
-
-def _statements(script: str) -> Iterator[str]:
-    """The statements of ``script`` (one per ``;``-terminated line group):
-    ``executescript`` would commit our transaction before running it."""
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            yield pending
-            pending = ""
-    if pending.strip():
-        raise ValueError(f"unterminated SQL statement: {pending.strip()!r}")
+    sqlite.migrate(conn, migrations, "database", StoreError)
 
 
 def _is_network(value: str) -> bool:

@@ -38,6 +38,7 @@ from xrelay.models import (
     Series,
     User,
 )
+from xrelay.sqlite import Cursor
 from xrelay.store._errors import StoreError
 
 P = ParamSpec("P")
@@ -51,26 +52,6 @@ class _Identified(AttrsInstance, Protocol):
 
 
 MI = TypeVar("MI", bound=_Identified)  # a model record with an id
-
-
-class Cursor(Protocol):
-    """What this module needs of a DB-API cursor."""
-
-    @property
-    def lastrowid(self) -> int | None: ...
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> object: ...
-
-    def executemany(
-        self, sql: str, parameters: Iterable[Sequence[Any]], /
-    ) -> object: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
 
 
 @attrs.frozen
@@ -199,6 +180,11 @@ RULES: tuple[_Rule, ...] = (
         frozenset({"channels"}),
         "SELECT number FROM channels GROUP BY number HAVING count(*) > 1",
         "channels.number: {0} already exists",
+    ),
+    _Rule(
+        frozenset({"channels"}),
+        "SELECT archive_days, id FROM channels WHERE archive_days < 0",
+        "channels.archive_days: {0} is negative (channel {1})",
     ),
     *(
         _Rule(
@@ -361,6 +347,20 @@ def delete_bouquet(cur: Cursor, bouquet_id: int) -> bool:
     """Refused (by the users.bouquet_ids rule) while a user lists the
     bouquet: a user left with no bouquets would see the whole catalog."""
     return _delete(cur, "DELETE FROM bouquets WHERE id = ?", bouquet_id)
+
+
+def list_epg_sources(cur: Cursor) -> list[EpgSource]:
+    return _all(cur, EPG_SOURCES)
+
+
+@writes("epg_sources")
+def put_epg_source(cur: Cursor, source: EpgSource) -> EpgSource:
+    return _put(cur, EPG_SOURCES, source)
+
+
+@writes("epg_sources")
+def delete_epg_source(cur: Cursor, source_id: int) -> bool:
+    return _delete(cur, "DELETE FROM epg_sources WHERE id = ?", source_id)
 
 
 def read_catalog(cur: Cursor) -> Catalog:

@@ -8,7 +8,8 @@ from typing import ParamSpec, TypeVar
 
 import attrs
 
-from xrelay.models import Bouquet, Catalog, Category, Channel, User
+from xrelay.models import Bouquet, Catalog, Category, Channel, EpgSource, User
+from xrelay.sqlite import run_transaction
 from xrelay.store import _sql
 from xrelay.store._schema import prepare
 
@@ -41,15 +42,7 @@ class CatalogDB:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
-        cursor = self._conn.cursor()
-        try:
-            result = function(cursor, *args, **kwargs)
-            cursor.close()
-            self._conn.commit()
-        except BaseException:
-            self._conn.rollback()
-            raise
-        return result
+        return run_transaction(self._conn, function, *args, **kwargs)
 
     def get_user(self, username: str) -> User | None:
         return self._run(_sql.get_user, username)
@@ -92,6 +85,15 @@ class CatalogDB:
 
     def delete_bouquet(self, bouquet_id: int) -> bool:
         return self._run(_sql.delete_bouquet, bouquet_id)
+
+    def list_epg_sources(self) -> list[EpgSource]:
+        return self._run(_sql.list_epg_sources)
+
+    def put_epg_source(self, source: EpgSource) -> EpgSource:
+        return self._run(_sql.put_epg_source, source)
+
+    def delete_epg_source(self, source_id: int) -> bool:
+        return self._run(_sql.delete_epg_source, source_id)
 
     def read_catalog(self) -> Catalog:
         return self._run(_sql.read_catalog)

@@ -17,14 +17,15 @@ from zope.interface import provider
 _CRED_PATH = re.compile(
     rb"^(/(?:live|movie|series|timeshift)/[^/?]*/)[^/?]*(/)"  # /kind/U/P/
     rb"|^(/[^/?]*/)[^/?]*(/\d+(?:\.\w+)?(?:\?|$))"  # legacy /U/P/ID
+    rb"|^(/hls/)[^/?]*(/)"  # an HLS session's token
 )
 _CRED_QUERY = re.compile(rb"([?&](?:password|p)=)[^&]*")
 
 
 def redact_uri(uri: bytes) -> bytes:
     def keep_frame(m: re.Match[bytes]) -> bytes:
-        head = m.group(1) or m.group(3)
-        tail = m.group(2) or m.group(4)
+        head = m.group(1) or m.group(3) or m.group(5)
+        tail = m.group(2) or m.group(4) or m.group(6)
         return head + b"***" + tail
 
     return _CRED_QUERY.sub(rb"\1***", _CRED_PATH.sub(keep_frame, uri, count=1))
