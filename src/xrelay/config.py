@@ -13,6 +13,7 @@ run reports them all as ``FILE: KEY: REASON`` lines.
 # No ``from __future__ import annotations``: validation reads each key's type
 # from ``attrs.fields()``, which needs real types rather than strings.
 
+import ipaddress
 import os
 import re
 import shutil
@@ -105,6 +106,15 @@ def endpoint(value: str) -> str | None:
     return None
 
 
+def network(value: str) -> str | None:
+    """An IP network in CIDR form, or one address."""
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return f"not an IP address or network (CIDR): {value!r}"
+    return None
+
+
 @attrs.frozen
 class ServerConfig:
     """Identity of this node, where it keeps its data and where it listens."""
@@ -134,6 +144,14 @@ class ServerConfig:
             r"(([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?)?",
             "a host name or host:port, without scheme or path",
         ),
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
+        "Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For\n"
+        "is believed: a request from one of them counts as coming from the\n"
+        "player it names (line address rules, failed-login counts, connection\n"
+        "limits, the access log). Empty: the header is ignored.",
+        network,
     )
 
 
@@ -323,6 +341,13 @@ class ConnectionsConfig:
         "Seconds a stream's slot stays reserved for its player after the "
         "stream ends, so zapping to another channel never counts twice.",
         in_range(0.0, 60.0),
+    )
+    recheck_seconds: float = setting(
+        5.0,
+        "Every this many seconds the lines behind open streams are looked up "
+        "again: a stream whose line was deleted, disabled or has expired, or "
+        "that no longer allows the stream's address or player, is stopped.",
+        in_range(1.0, 3600.0),
     )
 
 

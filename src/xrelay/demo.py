@@ -6,10 +6,15 @@ from importlib.resources import files
 from pathlib import Path
 
 import attrs
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from xrelay.config import Config
 from xrelay.cred.passwords import hash_password
+from xrelay.epg import seed_demo_guide
 from xrelay.interfaces import IStore
 from xrelay.models import Category, Channel, User
 
@@ -78,3 +83,43 @@ async def seed_demo(store: IStore, now: int) -> None:
         "demo ready: http://127.0.0.1:8080/live/demo/demo/{channel}.ts",
         channel=DEMO_CHANNEL_ID,
     )
+
+
+class DemoSeeder(Service):
+    """Seeds the demo catalog and its guide at start, then writes the guide
+    afresh every day: it spans 14 days either side of when it was made, so
+    a demo left running keeps a guide around "now" (the guide loop re-reads
+    the file within the hour, as it does any changed ``file://`` source)."""
+
+    REGENERATE = 86400.0
+
+    def __init__(self, store: IStore, clock: IReactorTime, data_dir: str) -> None:
+        self._store = store
+        self._clock = clock
+        self._data_dir = data_dir
+        self._loop: LoopingCall | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        d = Deferred.fromCoroutine(self._seed(int(self._clock.seconds())))
+        d.addErrback(lambda f: log.failure("seeding the demo catalog", f))
+        self._loop = LoopingCall(self._regenerate)
+        self._loop.clock = self._clock
+        self._loop.start(self.REGENERATE, now=False)
+
+    def stopService(self) -> Deferred[None] | None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        return super().stopService()  # type: ignore[no-any-return]
+
+    async def _seed(self, now: int) -> None:
+        await seed_demo(self._store, now)
+        await seed_demo_guide(self._store, self._data_dir, DEMO_CHANNEL_ID, now)
+
+    def _regenerate(self) -> Deferred[None]:
+        now = int(self._clock.seconds())
+        d = Deferred.fromCoroutine(
+            seed_demo_guide(self._store, self._data_dir, DEMO_CHANNEL_ID, now)
+        )
+        d.addErrback(lambda f: log.failure("regenerating the demo guide", f))
+        return d

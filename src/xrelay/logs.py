@@ -34,6 +34,11 @@ def open_log_file(path: str | None) -> IO[str]:
 def make_observer(fmt: str, level: str, out: IO[str]) -> ILogObserver:
     """An observer writing ``fmt`` ("text" or "json") events at ``level`` or
     above to ``out``."""
-    sink = jsonFileLogObserver(out) if fmt == "json" else textFileLogObserver(out)
+    if fmt == "json":
+        # One JSON object per line (no RFC 7464 record separator before it),
+        # so line-based tools (jq, grep, log shippers) read it as it is.
+        sink = jsonFileLogObserver(out, recordSeparator="")
+    else:
+        sink = textFileLogObserver(out)
     predicate = LogLevelFilterPredicate(defaultLogLevel=LEVELS[level])
     return FilteringLogObserver(sink, [predicate])

@@ -9,7 +9,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import IService, MultiService, Service
+from twisted.application.service import IService, MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
@@ -29,20 +29,20 @@ from xrelay._malloc import release_large_buffers
 from xrelay.archive import Archive, ArchiveSettings, ThreadedDisk
 from xrelay.config import Config, ConfigError, load_config, with_overrides
 from xrelay.cred.checkers import CachingVerifier
+from xrelay.cred.linewatch import LineWatch
 from xrelay.cred.passwords import verify_password
 from xrelay.cred.wiring import logins
 from xrelay.demo import (
     DEMO_ARCHIVE_HOURS,
-    DEMO_CHANNEL_ID,
     DEMO_DATA_DIR,
-    seed_demo,
+    DemoSeeder,
     with_demo_library,
 )
-from xrelay.epg import XmltvEndpoint, build_epg, seed_demo_guide
+from xrelay.epg import XmltvEndpoint, build_epg
 from xrelay.fanout import ChannelRegistry, ChannelSupervisor, HubSettings
 from xrelay.hls import HlsEndpoints, HlsSessions, HlsSettings
 from xrelay.ingest import FailoverSettings, FailoverSource, make_source
-from xrelay.interfaces import IChannelSource, IStore
+from xrelay.interfaces import IChannelSource
 from xrelay.logs import make_observer, open_log_file
 from xrelay.models import Channel
 from xrelay.store import CachedStore, SqliteStore, StoreService
@@ -56,6 +56,7 @@ from xrelay.web import (
     Timeshift,
     XRelayRoot,
     redacted_log_formatter,
+    request_factory,
 )
 from xrelay.xtream import CatalogCache, ServerAddress, XtreamApi, file_stamp, in_threads
 
@@ -150,22 +151,6 @@ class XRelayService(MultiService):
         super().setServiceParent(parent)
 
 
-class _DemoSeeder(Service):
-    def __init__(self, store: IStore, clock: Any, data_dir: str) -> None:
-        self._store = store
-        self._clock = clock
-        self._data_dir = data_dir
-
-    def startService(self) -> None:
-        super().startService()
-        d = Deferred.fromCoroutine(self._seed(int(self._clock.seconds())))
-        d.addErrback(lambda f: log.failure("seeding the demo catalog", f))
-
-    async def _seed(self, now: int) -> None:
-        await seed_demo(self._store, now)
-        await seed_demo_guide(self._store, self._data_dir, DEMO_CHANNEL_ID, now)
-
-
 def makeService(options: Options, reactor: Any = None) -> IService:
     if reactor is None:
         from twisted.internet import reactor as global_reactor
@@ -181,7 +166,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     StoreService(database).setServiceParent(root)
     store = CachedStore(database, reactor)
     if options["demo"]:
-        _DemoSeeder(store, reactor, config.server.data_dir).setServiceParent(root)
+        DemoSeeder(store, reactor, config.server.data_dir).setServiceParent(root)
     # Before the registry: stopped after it, so it records the channels' last bytes.
     archive = Archive(
         store,
@@ -260,6 +245,9 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     lines = logins(config, store, cached_verify, reactor)
     for service in lines.services:  # Redis: nothing connects before startService
         service.setServiceParent(root)
+    LineWatch(
+        lines.tracker, lines.lines, reactor, config.connections.recheck_seconds
+    ).setServiceParent(root)
     auth = LineAuthenticator(lines.portal, lines.tracker, reactor, lines.throttle)
     hls_sessions = HlsSessions(
         registry,
@@ -320,7 +308,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         store,
         reactor,
         file_stamp(config.store_path, config.store_path + "-wal"),
-        archive.archive_window,
+        archive.archive_spans,
     )
     epg.service.setServiceParent(root)
     xtream = XtreamApi(auth, catalog, address, reactor, guide=epg.guide)
@@ -331,6 +319,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             live, admin, xtream, hls=hls, timeshift=timeshift, vod=vod, xmltv=xmltv
         ),
         logFormatter=redacted_log_formatter,
+        requestFactory=request_factory(config.server.trusted_proxies),
     )
     for description in config.server.http:
         listener = StreamServerEndpointService(

@@ -85,10 +85,10 @@ class ArchiveServiceTests(SynchronousTestCase):
         self.assertEqual(len(hub.data()), len(Stream().frames(12 * FPS)))
         self.assertEqual(len(other_hub.data()), len(Stream().frames(50)))
         self.assertEqual(self.archive.recordings.channel_ids(), [1])
-        window = self.archive.archive_window(1)
-        assert window is not None
-        self.assertEqual(window, (1_700_000_010, 1_700_000_010 + 11.8))
-        self.assertIsNone(self.archive.archive_window(2))
+        self.assertEqual(
+            self.archive.archive_spans(1), [(1_700_000_010, 1_700_000_010 + 11.8)]
+        )
+        self.assertEqual(self.archive.archive_spans(2), [])
 
     def test_failover_and_source_end_are_gaps_and_reach_the_hub(self) -> None:
         self.start(self.archive)

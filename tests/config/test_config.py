@@ -267,6 +267,19 @@ class ProblemTests(SynchronousTestCase):
             ],
         )
 
+    def test_trusted_proxies_are_networks(self) -> None:
+        config = parse_config(
+            '[server]\ntrusted_proxies = ["10.0.0.0/8", "::1"]\n', "x.toml"
+        )
+        self.assertEqual(config.server.trusted_proxies, ("10.0.0.0/8", "::1"))
+        with self.assertRaises(ConfigError) as raised:
+            parse_config(
+                '[server]\ntrusted_proxies = ["10.0.0.0/8", "nginx"]\n', "x.toml"
+            )
+        [problem] = raised.exception.problems
+        self.assertEqual(problem.key, "server.trusted_proxies[1]")
+        self.assertIn("'nginx'", str(problem))
+
     def test_toml_syntax_error_names_file_and_line(self) -> None:
         with self.assertRaises(ConfigError) as raised:
             parse_config('[server]\ndata_dir = "a"\nhttp = [tcp:80]\n', "x.toml")

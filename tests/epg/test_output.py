@@ -7,6 +7,7 @@ import base64
 import re
 import time
 from collections.abc import AsyncGenerator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from zope.interface.verify import verifyObject
 
 from tests.epg._samples import guide, programme
 from tests.xtream._harness import NOW, XtreamTestCase, verify_now
+from tests.xtream.test_player_api import B01, DIGITS, STR
+from tests.xtream.test_player_api import WALL as WALL_TIME
 from xrelay.epg import (
     Guide,
     InlineDatabase,
@@ -66,9 +69,44 @@ GUIDE = guide(
 )
 
 
+def XMLTV_TIME(text: str | None) -> int:
+    """Epoch seconds of an XMLTV time such as ``20231114221320 +0000``."""
+    assert text is not None
+    return int(datetime.strptime(text, "%Y%m%d%H%M%S %z").timestamp())
+
+
+def BASE64(value: Any) -> bool:
+    """Standard base64 with padding, of UTF-8 text."""
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode(value, validate=True).decode("utf-8")
+    except ValueError:
+        return False
+    return True
+
+
+# xtream-api.md §4.7 ("Emit"), shared by §4.8.
+LISTING = {
+    "id": DIGITS,
+    "epg_id": DIGITS,
+    "title": BASE64,
+    "description": BASE64,
+    "lang": STR,
+    "start": WALL_TIME,
+    "end": WALL_TIME,
+    "channel_id": STR,
+    "start_timestamp": DIGITS,
+    "stop_timestamp": DIGITS,
+    "now_playing": B01,
+    "has_archive": B01,
+    "stream_id": DIGITS,
+}
+
+
 class GuideOutputTests(XtreamTestCase):
     def setUp(self) -> None:
-        self.archive: dict[int, tuple[float, float]] = {}
+        self.archive: dict[int, list[tuple[float, float]]] = {}
         self.db = InlineDatabase(":memory:")
         super().setUp()  # calls setUp_site, which makes the guide
         path = Path(self.mktemp())
@@ -80,7 +118,7 @@ class GuideOutputTests(XtreamTestCase):
 
     def setUp_site(self) -> None:
         self.guide = Guide(
-            self.db, self.clock, 2, 14, lambda channel: self.archive.get(channel)
+            self.db, self.clock, 2, 14, lambda channel: self.archive.get(channel, [])
         )
         registry = ChannelRegistry(
             self.clock, lambda c: FakeSource(c.sources[0]), HubSettings(), linger=5
@@ -94,14 +132,18 @@ class GuideOutputTests(XtreamTestCase):
         root = XRelayRoot(live, admin, xtream, xmltv=xmltv)
         self.site = Site(root, reactor=self.clock)  # no timers on the real reactor
 
-    def rematch(self) -> None:
+    def rematch(
+        self,
+        settings: dict[int, _sql.ChannelSetting] | None = None,
+        source_offsets: dict[int, int] | None = None,
+    ) -> None:
         catalog = self.successResultOf(self.store.read_catalog())
         matches = match_channels(
             catalog.channels,
             [EpgSource(7, "Guide", "file:///g.xml")],
             self.db.run(_sql.guide_channels),
-            {},
-            {},
+            settings or {},
+            source_offsets or {},
         )
         self.guide.assign(assignments(catalog.channels, matches))
 
@@ -176,8 +218,40 @@ class GuideOutputTests(XtreamTestCase):
             len(self.listings("get_short_epg", stream_id="1", limit="0")), 4
         )
 
+    def test_every_listing_field_has_its_reference_type(self) -> None:
+        """xtream-api.md §4.7 and §4.8, field by field, for GET and POST."""
+        self.archive[1] = [(NOW - 2.5 * HOUR, NOW)]
+        for method in ("GET", "POST"):
+            self.api_method = method
+            for action in ("get_short_epg", "get_simple_data_table"):
+                entries = self.listings(action, stream_id="1")
+                self.assertTrue(entries, action)
+                for entry in entries:
+                    what = f"{method} {action}"
+                    self.assertEqual(sorted(entry), sorted(LISTING), what)
+                    for name, check in LISTING.items():
+                        self.assertTrue(check(entry[name]), f"{what}.{name}")
+
+    def test_channel_and_source_offsets_shift_what_players_see(self) -> None:
+        def starts() -> tuple[list[int], list[str]]:
+            entries = self.listings("get_simple_data_table", stream_id="1")
+            xml = self.xmltv().findall("programme[@channel='n.uk']")
+            return [int(e["start_timestamp"]) for e in entries], [
+                p.get("start") for p in xml
+            ]
+
+        stamps, xml_starts = starts()
+        # the channel is 30 min late, its source an hour early: -30 min in all
+        self.rematch({1: _sql.ChannelSetting(1, offset_seconds=1800)}, {7: -3600})
+        shifted, shifted_xml = starts()
+        self.assertEqual(shifted, [s - 1800 for s in stamps])
+        self.assertEqual(len(shifted_xml), len(xml_starts))
+        for before, after in zip(xml_starts, shifted_xml, strict=True):
+            delta = XMLTV_TIME(after) - XMLTV_TIME(before)
+            self.assertEqual(delta, -1800, (before, after))
+
     def test_data_table_has_past_programmes_and_archive_flags(self) -> None:
-        self.archive[1] = (NOW - 2.5 * HOUR, NOW)
+        self.archive[1] = [(NOW - 2.5 * HOUR, NOW)]
         entries = self.listings("get_simple_data_table", stream_id="1")
         self.assertEqual(len(entries), 31)
         titles = [base64.b64decode(e["title"]).decode() for e in entries[:3]]
@@ -191,6 +265,12 @@ class GuideOutputTests(XtreamTestCase):
         self.assertEqual([e["has_archive"] for e in entries[:5]], [0, 1, 1, 0, 0])
         starts = [int(e["start_timestamp"]) for e in entries]
         self.assertEqual(starts, sorted(starts))
+        # a gap in the recording (the channel was down for ten minutes in
+        # the middle of "News 0"): that programme is not playable whole
+        news0 = int(entries[1]["start_timestamp"])
+        self.archive[1] = [(NOW - 2.5 * HOUR, news0 + 600), (news0 + 1200, NOW)]
+        entries = self.listings("get_simple_data_table", stream_id="1")
+        self.assertEqual([e["has_archive"] for e in entries[:5]], [0, 0, 1, 0, 0])
 
     def test_a_channel_matched_by_name_has_a_guide_but_no_channel_id(self) -> None:
         (entry,) = self.listings("get_short_epg", stream_id="2", limit="1")

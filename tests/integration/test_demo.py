@@ -37,6 +37,29 @@ def http_error(url: str, player: str = "Python-urllib") -> urllib.error.HTTPErro
     raise AssertionError(f"{url} did not fail")
 
 
+class JsonLogTests(SynchronousTestCase):
+    def test_json_log_is_one_structured_event_per_line(self) -> None:
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir(parents=True)
+        daemon = Daemon(workdir, "--demo", "--log-format", "json")
+        self.addCleanup(daemon.stop)
+        daemon.start(ready_path=DEMO_PATH)
+        read_some(daemon.base + DEMO_PATH, 188)
+        http_error(daemon.base + "/live/demo/s3cr3t-guess/1.ts")
+        daemon.stop()
+        text = daemon.log_path.read_text()
+        self.assertNotIn("s3cr3t-guess", text)
+        events = [json.loads(line) for line in text.splitlines() if line.strip()]
+        self.assertGreater(len(events), 3)
+        for event in events:
+            self.assertIn("log_level", event)
+            self.assertIn("log_namespace", event)
+        ours = [e for e in events if e["log_namespace"].startswith("xrelay")]
+        self.assertTrue(ours, "xrelay's own events are in the log")
+        # fields stay separate values, not only text baked into a message
+        self.assertTrue(any(len(e) > 8 for e in ours), ours[:3])
+
+
 class DemoTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.ffprobe = require_binary("ffprobe")

@@ -310,6 +310,42 @@ class FailoverTests(EngineTestCase):
         self.assertIn("playing source 1", log)
         self.assertIn("every source is down", log)
 
+    def test_back_to_the_preferred_source_once_it_recovers(self) -> None:
+        port = free_port()
+        backup = self.feeder("serve", "tcp", self.media.marked("B"), self.media.rate)
+        self.start_daemon(
+            [
+                channel(
+                    1,
+                    f"tcp://@127.0.0.1:{port}",  # the encoder pushes here
+                    f"tcp://127.0.0.1:{backup.port}",
+                    on_demand=False,
+                )
+            ]
+        )
+        encoder = self.feeder("push", port, self.media.marked("A"), self.media.rate)
+        viewer = self.viewer(1)
+        viewer.read_for(40)  # bounded; closed below
+        wait_for_tag(viewer, "A", 10)
+        time.sleep(1.5)
+        encoder.stop()  # SIGKILL: the encoder dies mid-stream
+        wait_for(lambda: tags(bytes(viewer.body))[-1:] == ["B"], 10, "the backup")
+        time.sleep(1.5)
+        self.feeder("push", port, self.media.marked("A"), self.media.rate)  # back
+        wait_for(
+            lambda: tags(bytes(viewer.body)) == ["A", "B", "A"],
+            15,
+            "the preferred source taking over again",
+        )
+        time.sleep(1.5)
+        viewer.close()
+        data = bytes(viewer.body)
+
+        self.assertIsNone(viewer.ended, "the viewer was disconnected")
+        self.assertEqual(tags(data), ["A", "B", "A"])
+        self.assertEqual(continuity_errors(data), {})
+        self.assertEqual(decode_problems(self.capture("switches.ts", data)), [])
+
 
 class OnDemandTests(EngineTestCase):
     def ffmpeg_children(self) -> list[int]:

@@ -14,11 +14,12 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.cred._redis_server import RedisServer
@@ -347,6 +348,31 @@ class OneNodeLimitTests(SynchronousTestCase):
         self.assertEqual(player_api(port, "alice")["user_info"]["active_cons"], "3")
 
 
+class LineChangeTests(SynchronousTestCase):
+    def test_a_disabled_line_loses_the_streams_it_has_open(self) -> None:
+        workdir = Path(self.mktemp()).resolve()
+        alice = User(0, "alice", PW_HASH, max_connections=2)
+        daemon = start_daemon(
+            self,
+            workdir,
+            [alice, User(0, "bob", PW_HASH)],
+            connections={"recheck_seconds": 1.0},
+        )
+        hers = watch(self, daemon.port, stream("alice"), "tv")
+        his = watch(self, daemon.port, stream("bob"), "tv")
+        self.assertEqual((hers.status, his.status), (200, 200))
+
+        db = open_sync(str(workdir / "data" / "xrelay.sqlite3"))
+        stored = db.get_user("alice")
+        assert stored is not None
+        db.put_user(attrs.evolve(stored, enabled=False))
+        db.close()
+        # the line is re-read within 2 s; the watch looks every second
+        self.assertTrue(hers.ended(timeout=6), "the disabled line kept its stream")
+        self.assertEqual(len(his.response.read(188 * 100)), 188 * 100)
+        self.assertEqual(watch(self, daemon.port, stream("alice"), "tv").status, 403)
+
+
 class ClusterLimitTests(SynchronousTestCase):
     """Two daemons sharing one redis-server: lines provisioned in Redis,
     one limit across both, a killed node's slots released."""
@@ -446,10 +472,16 @@ class BruteForceTests(SynchronousTestCase):
         )
 
     def hammer(
-        self, count: int, source: str, pool: int, seconds: float
+        self,
+        count: int,
+        source: str,
+        pool: int,
+        seconds: float,
+        path: Callable[[int], str] = lambda n: stream("alice", password=f"guess{n}"),
     ) -> Counter[int]:
-        """``count`` wrong passwords for alice from ``source``, over
-        ``pool`` keep-alive connections at once; stops at ``seconds``."""
+        """``count`` wrong passwords for alice from ``source`` (``path(n)``
+        the n-th request), over ``pool`` keep-alive connections at once;
+        stops at ``seconds``."""
         statuses: Counter[int] = Counter()
         numbers = iter(range(count))
         lock = threading.Lock()
@@ -463,7 +495,7 @@ class BruteForceTests(SynchronousTestCase):
                         n = next(numbers, None)
                     if n is None:
                         return
-                    conn.request("GET", stream("alice", password=f"guess{n}"))
+                    conn.request("GET", path(n))
                     response = conn.getresponse()
                     response.read()
                     with lock:
@@ -503,6 +535,26 @@ class BruteForceTests(SynchronousTestCase):
         self.assertEqual(status, 429)
         log = self.daemon.output()
         self.assertNotIn("guess1", log)
+
+    def test_guessing_through_player_api_is_throttled_too(self) -> None:
+        def login(n: int) -> str:
+            query = urlencode({"username": "alice", "password": f"guess{n}"})
+            return f"/player_api.php?{query}"
+
+        started = time.monotonic()
+        statuses = self.hammer(1000, "127.0.0.4", pool=20, seconds=60, path=login)
+        # a panel answers a failed login 200 {"auth": 0}, throttled or not;
+        # that 1,000 of them are answered this fast shows few were hashed
+        self.assertEqual(statuses, Counter({200: 1000}))
+        self.assertLess(time.monotonic() - started, 30)
+        # the address is held back now, even with the right password
+        status, _ = fetch(self.daemon.port, stream("alice"), source="127.0.0.4")
+        self.assertEqual(status, 429)
+        info = player_api(self.daemon.port, "alice", source="127.0.0.4")
+        self.assertEqual(info, {"user_info": {"auth": 0}})
+        # and the owner elsewhere is not
+        info = player_api(self.daemon.port, "alice", source="127.0.0.3")
+        self.assertEqual(info["user_info"]["auth"], 1)
 
 
 class RedisBruteForceTests(BruteForceTests):

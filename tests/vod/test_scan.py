@@ -194,15 +194,50 @@ class ScanTests(SynchronousTestCase):
         os.remove(self.series / "Lone/Lone.S01E01.mkv")
         report = self.scan()
         self.assertEqual(
-            (report.movies.added, report.movies.removed, report.movies.total), (1, 2, 1)
+            (report.movies.added, report.movies.removed, report.movies.total), (0, 1, 1)
         )
         self.assertEqual((report.series.removed, report.episodes.removed), (1, 2))
         after = self.catalog()
         [movie] = after.movies
-        self.assertEqual((movie.id, movie.library_path), (3, "Sintel (2010) 4K.mp4"))
+        # the renamed file keeps its record: id, added time, bouquets
+        self.assertEqual(
+            (movie.id, movie.library_path, movie.added),
+            (2, "Sintel (2010) 4K.mp4", NOW),
+        )
         self.assertEqual([s.name for s in after.series], ["Show"])
         self.assertEqual([(s.series_id, s.number) for s in after.seasons], [(2, 1)])
-        self.assertEqual(after.bouquets, (Bouquet(1, "All", series_ids=(2,)),))
+        self.assertEqual(
+            after.bouquets, (Bouquet(1, "All", movie_ids=(2,), series_ids=(2,)),)
+        )
+
+    def test_a_moved_episode_keeps_its_id(self) -> None:
+        self.scan()
+        before = {e.library_path: e.id for e in self.catalog().episodes}
+        (self.series / "Show/Season 3").mkdir()
+        os.rename(
+            self.series / "Show/Season 1/Show S01E02.mkv",
+            self.series / "Show/Season 3/Show S03E05.mkv",
+        )
+        self.clock.advance(60)
+        report = self.scan()
+        self.assertEqual((report.episodes.added, report.episodes.removed), (0, 0))
+        [episode] = [e for e in self.catalog().episodes if e.season_number == 3]
+        self.assertEqual(
+            (episode.id, episode.episode_number, episode.added),
+            (before["Show/Season 1/Show S01E02.mkv"], 5, NOW),
+        )
+
+    def test_an_ambiguous_rename_makes_a_new_record(self) -> None:
+        for name in ("Copy A (2001).mkv", "Copy B (2002).mkv"):
+            (self.movies / name).write_bytes(b"c" * 300)
+        self.scan()
+        ids = {m.name: m.id for m in self.catalog().movies}
+        os.remove(self.movies / "Copy A (2001).mkv")
+        os.rename(self.movies / "Copy B (2002).mkv", self.movies / "Copy C (2003).mkv")
+        report = self.scan()
+        self.assertEqual((report.movies.added, report.movies.removed), (1, 2))
+        names = {m.name: m.id for m in self.catalog().movies}
+        self.assertNotIn(names["Copy C"], ids.values())
 
     def test_records_made_by_hand_are_left_alone(self) -> None:
         mine = Movie(7, "Remote", "http://cdn.example/remote.mp4", plot="by hand")

@@ -8,6 +8,11 @@ from collections.abc import Iterable, Iterator
 
 from xrelay.archive._index import Segment
 
+GAP_TOLERANCE = 5.0
+"""Seconds between one segment's end and the next one's start still taken
+as one unbroken recording (each segment starts where the last ended, give
+or take the arrival jitter of its first packet)."""
+
 
 def _start(segment: Segment) -> float:
     return segment.start
@@ -52,13 +57,23 @@ class Recordings:
 
     def window(self, channel_id: int) -> tuple[float, float] | None:
         """(start, end) of what is recorded of the channel (gaps included),
-        or None: what EPG ``has_archive`` flags are computed from."""
-        segments = self._channels.get(channel_id, [])
-        first = next((s for s in segments if s.size), None)
-        last = next((s for s in reversed(segments) if s.size), None)
-        if first is None or last is None:
-            return None
-        return first.start, last.end
+        or None."""
+        spans = self.spans(channel_id)
+        return (spans[0][0], spans[-1][1]) if spans else None
+
+    def spans(self, channel_id: int) -> list[tuple[float, float]]:
+        """What is recorded of the channel, as unbroken (start, end) spans
+        in time order: a gap (the channel was down, the disk fell behind)
+        splits them.  EPG ``has_archive`` flags are computed from these."""
+        spans: list[tuple[float, float]] = []
+        for segment in self._channels.get(channel_id, ()):
+            if not segment.size:
+                continue
+            if spans and segment.start <= spans[-1][1] + GAP_TOLERANCE:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], segment.end))
+            else:
+                spans.append((segment.start, segment.end))
+        return spans
 
     def days(self, channel_id: int) -> int:
         """Whole days (rounded up) the recording spans; 0 if none."""

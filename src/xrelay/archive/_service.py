@@ -194,10 +194,10 @@ class Archive(Service):
 
     # -- what the rest of xrelay asks
 
-    def archive_window(self, channel_id: int) -> tuple[float, float] | None:
-        """(start, end) epoch seconds of the channel's recording, or None:
-        the EPG's ``has_archive`` is 1 for programmes inside it."""
-        return self.recordings.window(channel_id)
+    def archive_spans(self, channel_id: int) -> list[tuple[float, float]]:
+        """The unbroken (start, end) spans, epoch seconds, of the channel's
+        recording: the EPG's ``has_archive`` is 1 for programmes inside one."""
+        return self.recordings.spans(channel_id)
 
     def shown(self, catalog: Catalog) -> Catalog:
         """``catalog`` with each channel's archive_days as players should

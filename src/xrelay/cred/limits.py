@@ -57,6 +57,9 @@ class IConnectionTracker(Interface):
     def active(username: str) -> Deferred[int]:
         """Streams ``username``'s line has open now."""
 
+    def open_slots() -> list[Slot]:
+        """The slots of the streams open on this node now."""
+
 
 @attrs.define(eq=False)
 class Slot:
@@ -76,6 +79,12 @@ class Slot:
 
     def release(self) -> None:
         self._released(self)
+
+    def stop(self) -> None:
+        """Stop the stream holding this slot (it releases the slot as it
+        ends, like any stream that ends)."""
+        if self.ended is None and not self.evicted:
+            self._kick()
 
 
 @attrs.frozen
@@ -195,6 +204,9 @@ class ConnectionTracker:
     def slots(self) -> list[Slot]:
         """Every slot held now (open or reserved)."""
         return list(self._slots.values())
+
+    def open_slots(self) -> list[Slot]:
+        return [slot for slot in self._slots.values() if slot.ended is None]
 
     def evict(self, slot: Slot) -> None:
         """Take ``slot`` away; its stream, if still open, is kicked."""

@@ -256,6 +256,9 @@ class RedisConnectionTracker(Service):
             self._kick(taken)
         return self._local.add(number, username, kind, key, client, kick)
 
+    def open_slots(self) -> list[Slot]:
+        return self._local.open_slots()
+
     def active(self, username: str) -> Deferred[int]:
         if not self._synced:
             return self._local.active(username)

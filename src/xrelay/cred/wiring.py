@@ -24,6 +24,7 @@ from xrelay.redis import RedisService
 @attrs.frozen
 class Logins:
     portal: Portal
+    lines: LineSource  # where the checker and realm look lines up
     tracker: IConnectionTracker
     throttle: Throttle
     services: tuple[IService, ...]  # to run with the daemon, in this order
@@ -69,4 +70,6 @@ def logins(config: Config, store: IStore, verify: Verifier, reactor: Any) -> Log
         )
         failures = RedisFailures(redis, reactor, settings, prefix)
         services = (redis, tracker)
-    return Logins(portal, tracker, Throttle(failures, reactor, settings), services)
+    return Logins(
+        portal, lines, tracker, Throttle(failures, reactor, settings), services
+    )

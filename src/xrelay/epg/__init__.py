@@ -17,7 +17,7 @@ to the catalog's channels, kept in their own SQLite file, and served as
 from xrelay.epg._db import GuideDatabase, InlineDatabase, PooledDatabase
 from xrelay.epg._demo import seed_demo_guide
 from xrelay.epg._fetch import FetchError, Validators, fetch_once
-from xrelay.epg._guide import ArchiveWindow, Assignment, Guide, no_archive
+from xrelay.epg._guide import ArchiveSpans, Assignment, Guide, no_archive
 from xrelay.epg._http import XmltvEndpoint
 from xrelay.epg._import import ImportResult, import_guide
 from xrelay.epg._mapping import Match, match_channels, normalise
@@ -27,7 +27,7 @@ from xrelay.epg._wiring import Epg, build_epg, http_client, settings_from
 from xrelay.epg._xmltv import GuideChannel, Programme, XmltvError, XmltvParser
 
 __all__ = [
-    "ArchiveWindow",
+    "ArchiveSpans",
     "Assignment",
     "Epg",
     "EpgService",

@@ -11,7 +11,7 @@ so changing an offset needs no refresh.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable, Container, Iterable
+from collections.abc import AsyncGenerator, Callable, Container, Iterable, Sequence
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
@@ -24,9 +24,9 @@ from xrelay.epg._refresh import DAY
 from xrelay.interfaces import IGuide
 from xrelay.sqlite import Cursor
 
-ArchiveWindow = Callable[[int], "tuple[float, float] | None"]
-"""The span (epoch seconds) of a channel's catch-up archive, or None: the
-seam for catch-up recording, which sets ``has_archive``."""
+ArchiveSpans = Callable[[int], "Sequence[tuple[float, float]]"]
+"""The unbroken spans (epoch seconds) of a channel's catch-up recording,
+in time order: the seam for catch-up recording, which sets ``has_archive``."""
 
 XMLTV_BATCH = 8
 """Channels rendered per chunk of ``xmltv.php`` (about a megabyte)."""
@@ -36,8 +36,8 @@ EMPTY_LISTINGS = b'{"epg_listings":[]}'
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def no_archive(channel_id: int) -> tuple[float, float] | None:
-    return None
+def no_archive(channel_id: int) -> Sequence[tuple[float, float]]:
+    return ()
 
 
 @attrs.frozen
@@ -62,14 +62,14 @@ class Guide:
         clock: IReactorTime,
         past_days: float = 2.0,
         future_days: float = 14.0,
-        archive_window: ArchiveWindow = no_archive,
+        archive_spans: ArchiveSpans = no_archive,
         wall: _render.Wall = _render.utc_wall,
     ) -> None:
         self._db = db
         self._clock = clock
         self._past = past_days
         self._future = future_days
-        self._archive = archive_window
+        self._archive = archive_spans
         self._wall = wall
         self._assigned: dict[int, Assignment] = {}
 
@@ -147,7 +147,7 @@ def _listings_json(
     before: int,
     limit: int,
     now: float,
-    archive: tuple[float, float] | None,
+    archive: Sequence[tuple[float, float]],
     wall: _render.Wall,
 ) -> bytes:
     rows = _sql.programmes(

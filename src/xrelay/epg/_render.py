@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from xrelay.epg._sql import StoredProgramme
@@ -99,14 +99,13 @@ def listing(
     epg_channel_id: str,
     source_id: int,
     now: float,
-    archive: tuple[float, float] | None,
+    archive: Sequence[tuple[float, float]],
     wall: Wall,
 ) -> dict[str, Any]:
     """One ``epg_listings`` entry.  ``has_archive``: the programme has
-    ended and lies inside the channel's ``archive`` span."""
+    ended and lies inside one unbroken span of the channel's recording."""
     start, stop = p.start + offset, p.stop + offset
-    archived = archive is not None and stop <= now and archive[0] <= start
-    archived = archived and archive is not None and stop <= archive[1]
+    archived = stop <= now and any(a <= start and stop <= b for a, b in archive)
     return {
         "id": str(p.id),
         "epg_id": str(source_id),

@@ -12,7 +12,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 
 from xrelay.config import Config
 from xrelay.epg._db import PooledDatabase
-from xrelay.epg._guide import ArchiveWindow, Guide, no_archive
+from xrelay.epg._guide import ArchiveSpans, Guide, no_archive
 from xrelay.epg._refresh import EpgSettings
 from xrelay.epg._service import EpgService
 from xrelay.interfaces import IStore
@@ -53,12 +53,12 @@ def build_epg(
     store: IStore,
     reactor: Any,
     catalog_stamp: Callable[[], Hashable] | None = None,
-    archive_window: ArchiveWindow = no_archive,
+    archive_spans: ArchiveSpans = no_archive,
 ) -> Epg:
     """The loop and the guide it feeds; nothing opens before start."""
     db = PooledDatabase(config.epg_path, reactor)
     guide = Guide(
-        db, reactor, config.epg.past_days, config.epg.future_days, archive_window
+        db, reactor, config.epg.past_days, config.epg.future_days, archive_spans
     )
     service = EpgService(
         store,

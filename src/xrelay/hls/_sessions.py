@@ -106,7 +106,7 @@ class HlsSessions(Service):
 
         def kick() -> None:
             if opened:
-                self._close(opened[0], "another stream took its connection slot")
+                self._close(opened[0], "its connection slot was taken back")
 
         slot = await self._tracker.acquire(
             user.username, user.max_connections, "hls", str(channel.id), client, kick

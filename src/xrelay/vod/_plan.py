@@ -4,11 +4,15 @@ holds.  Pure.
 Records the scan made (``library_path`` set) follow the files: they keep
 their ids and ``added`` time, take the files' current names, metadata and
 media facts, and go when their file goes (bouquets forget them too).
-Records added by hand are left alone, except that one whose ``source`` is a
-scanned file is taken over by the scan.  Files that could not be probed are
-not added, and a record whose file is not probed yet, or failed a probe
-for a passing reason (a timeout), is kept as it was; so are the records
-under unreadable directories.
+A file found under a new name or directory takes over the record of a file
+gone in the same scan when exactly one such record has its size and media
+facts (a rename or a move keeps the id, so players' favourites, resume
+points and bouquets follow it).  Records added by hand are left alone,
+except that one whose ``source`` is a scanned file is taken over by the
+scan.  Files that could not be probed are not added, and a record whose
+file is not probed yet, or failed a probe for a passing reason (a
+timeout), is kept as it was; so are the records under unreadable
+directories.
 """
 
 from __future__ import annotations
@@ -102,6 +106,53 @@ class _Categories:
         return tuple(self._records)
 
 
+class _Moved:
+    """Scanned records whose file is gone this scan, by what the file was,
+    for files found under a new path; only an unambiguous match counts."""
+
+    def __init__(
+        self,
+        records: Iterable[Movie | Episode],
+        found: set[str],
+        kept: _KeptDirs,
+    ) -> None:
+        self._gone: dict[tuple[Any, ...], list[Movie | Episode]] = {}
+        for record in records:
+            if record.source not in found and not kept(record.source):
+                self._gone.setdefault(_print_of(record), []).append(record)
+
+    def take(self, size: int, facts: MediaFacts) -> Movie | Episode | None:
+        key = (size, *_facts_print(facts))
+        candidates = self._gone.get(key, ())
+        if size <= 0 or len(candidates) != 1:
+            return None
+        del self._gone[key]
+        return candidates[0]
+
+
+def _print_of(record: Movie | Episode) -> tuple[Any, ...]:
+    return (
+        record.file_size,
+        record.duration_secs,
+        record.video_codec,
+        record.audio_codec,
+        record.width,
+        record.height,
+        record.bitrate,
+    )
+
+
+def _facts_print(facts: MediaFacts) -> tuple[Any, ...]:
+    return (
+        facts.duration_secs,
+        facts.video_codec,
+        facts.audio_codec,
+        facts.width,
+        facts.height,
+        facts.bitrate,
+    )
+
+
 class _Ids:
     """Ids for new records: after the largest one in use."""
 
@@ -124,6 +175,7 @@ def _plan_movies(
     scanned = {m.source: m for m in existing if m.library_path}
     by_hand = {m.source: m for m in existing if not m.library_path}
     new_id = _Ids(m.id for m in existing)
+    moved = _Moved(scanned.values(), {item.file.path for item in found}, kept)
     movies: list[Movie] = []
     for item in found:
         path = item.file.path
@@ -133,6 +185,10 @@ def _plan_movies(
             if before is not None and not _lasting(result):
                 movies.append(before)  # not probed this time: as it was
             continue
+        if before is None:
+            taken = moved.take(item.file.size, result)
+            if isinstance(taken, Movie):
+                before = scanned.pop(taken.source)
         movies.append(
             Movie(
                 id=before.id if before else new_id(),
@@ -189,6 +245,9 @@ def _plan_series(
         e.source: e for e in catalog.episodes if e.series_id in scanned_ids
     }
     shows = {show.key: show for show in library.shows}
+    moved = _Moved(
+        scanned_episodes.values(), {e.file.path for e in library.episodes}, kept
+    )
 
     # Episodes first: a show is listed only if it has one to play.
     playable: dict[str, list[tuple[FoundEpisode, Episode | None, ProbeResult]]] = {}
@@ -197,6 +256,10 @@ def _plan_series(
         before = scanned_episodes.pop(item.file.path, None)
         result = results.get(item.file.path)
         if isinstance(result, MediaFacts):
+            if before is None:
+                taken = moved.take(item.file.size, result)
+                if isinstance(taken, Episode):
+                    before = scanned_episodes.pop(taken.source)
             playable.setdefault(item.show, []).append((item, before, result))
         elif before is not None and not _lasting(result):
             episodes.append(before)  # not probed this time: as it was

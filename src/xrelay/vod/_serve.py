@@ -144,7 +144,8 @@ class VodStreams:
 
     def _kicked(self, request: Request, username: str, kind: str, item_id: int) -> None:
         self.log.info(
-            "{viewer} lost {kind} {id}: another stream took its connection slot",
+            "{viewer} lost {kind} {id}: its connection slot was taken back "
+            "(another stream, or its line)",
             viewer=f"{username}@{client_ip(request)}",
             kind=kind,
             id=item_id,

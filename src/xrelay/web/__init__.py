@@ -4,6 +4,7 @@ from xrelay.web._accesslog import redact_uri, redacted_log_formatter
 from xrelay.web._admin import AdminApi
 from xrelay.web._auth import LineAuthenticator, Refusal
 from xrelay.web._live import LiveStreams
+from xrelay.web._proxy import request_factory
 from xrelay.web._root import XRelayRoot
 from xrelay.web._timeshift import Timeshift
 
@@ -16,4 +17,5 @@ __all__ = [
     "XRelayRoot",
     "redact_uri",
     "redacted_log_formatter",
+    "request_factory",
 ]

@@ -101,8 +101,8 @@ class LiveStreams:
 
         def kick() -> None:
             self.log.info(
-                "viewer {viewer} of channel {channel} disconnected: "
-                "another stream took its connection slot",
+                "viewer {viewer} of channel {channel} disconnected: its "
+                "connection slot was taken back (another stream, or its line)",
                 viewer=label,
                 channel=channel_id,
             )

@@ -161,8 +161,8 @@ class Timeshift:
 
         def kick() -> None:
             self.log.info(
-                "catch-up viewer {viewer} of channel {channel} disconnected: "
-                "another stream took its connection slot",
+                "catch-up viewer {viewer} of channel {channel} disconnected: its "
+                "connection slot was taken back (another stream, or its line)",
                 viewer=label,
                 channel=channel_id,
             )

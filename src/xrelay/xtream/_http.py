@@ -4,6 +4,7 @@ gzip on request, and streamed bodies with backpressure."""
 from __future__ import annotations
 
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from urllib.parse import parse_qsl
 
@@ -71,14 +72,55 @@ def _common_headers(request: Request, content_type: bytes, gzip: bool) -> None:
         request.setHeader(b"content-encoding", b"gzip")
 
 
+def gzipped(body: bytes) -> bytes:
+    compressor = gzip_compressor()
+    return compressor.compress(body) + compressor.flush()
+
+
+class GzipMemo:
+    """Compressed copies of the large bodies sent lately.
+
+    A catalog list is the same bytes for every player until the catalog
+    changes, and players ask for gzip (okhttp-based apps always do), so
+    each large body is compressed once rather than per request: a 6 MB
+    list costs ~30 ms of the reactor to compress.  Bodies under
+    ``min_size`` are compressed each time (cheap, and mostly per line).
+    Holds at most ``max_bytes`` of bodies plus their compressed copies,
+    least recently used out first.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20, min_size: int = 64 << 10) -> None:
+        self._max_bytes = max_bytes
+        self._min_size = min_size
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+        self._size = 0
+
+    def __call__(self, body: bytes) -> bytes:
+        if len(body) < self._min_size:
+            return gzipped(body)
+        packed = self._entries.get(body)  # bytes cache their hash
+        if packed is not None:
+            self._entries.move_to_end(body)
+            return packed
+        packed = gzipped(body)
+        self._entries[body] = packed
+        self._size += len(body) + len(packed)
+        while self._size > self._max_bytes and self._entries:
+            old, old_packed = self._entries.popitem(last=False)
+            self._size -= len(old) + len(old_packed)
+        return packed
+
+
+_gzip_memo = GzipMemo()
+
+
 def send_json(request: Request, body: bytes) -> None:
     """Answer 200 with ``body`` (encoded JSON)."""
     if is_gone(request):
         return
     gzip = wants_gzip(request)
     if gzip:
-        compressor = gzip_compressor()
-        body = compressor.compress(body) + compressor.flush()
+        body = _gzip_memo(body)
     _common_headers(request, b"application/json; charset=utf-8", gzip)
     request.setHeader(b"content-length", str(len(body)).encode("ascii"))
     request.write(body)
