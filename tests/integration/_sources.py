@@ -346,6 +346,23 @@ _CLOCK_JUMP = re.compile(
 )
 
 
+def ffprobe_continuity_errors(path: Path) -> list[str]:
+    """ffprobe's own continuity-counter complaints about a capture (its TS
+    demuxer reports them at debug level only), reading every packet."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "debug", "-show_entries", "packet=pts", "-of", "csv",
+         str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise AssertionError(f"ffprobe cannot read {path}")
+    lines = result.stderr.decode("utf-8", "replace").splitlines()
+    return [line for line in lines if "Continuity check failed" in line]
+
+
 def decode_problems(path: Path) -> list[str]:
     """What ``ffmpeg -v warning`` says while decoding the whole file,
     except for the clock jumps of a splice."""

@@ -114,17 +114,78 @@ class GzipMemo:
 _gzip_memo = GzipMemo()
 
 
+STREAM_OVER = 256 * 1024
+"""Bodies larger than this go out slice by slice under backpressure."""
+
+
 def send_json(request: Request, body: bytes) -> None:
-    """Answer 200 with ``body`` (encoded JSON)."""
+    """Answer 200 with ``body`` (encoded JSON); a large one is streamed."""
     if is_gone(request):
         return
     gzip = wants_gzip(request)
     if gzip:
         body = _gzip_memo(body)
-    _common_headers(request, b"application/json; charset=utf-8", gzip)
+    content_type = b"application/json; charset=utf-8"
     request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    if len(body) > STREAM_OVER:
+        BodyWriter(request, body).start(content_type, gzip)
+        return
+    _common_headers(request, content_type, gzip)
     request.write(body)
     request.finish()
+
+
+@implementer(IPushProducer)
+class BodyWriter:
+    """Writes one ready-made body in slices while the client takes them.
+
+    ``request.write(body)`` of a whole list would copy it into the
+    connection's buffer and keep it there for as long as a slow player
+    takes to read it, per request; this keeps a slice or two per
+    connection, and the body itself is the one shared by every request.
+    """
+
+    SLICE = 64 * 1024
+
+    def __init__(self, request: Request, body: bytes) -> None:
+        self._request = request
+        self._body = body
+        self._offset = 0
+        self._paused = False
+        self._stopped = False
+        self._writing = False
+
+    def start(self, content_type: bytes, gzip: bool) -> None:
+        if open_stream(self._request, self, content_type, gzip):
+            self._write()
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        self._write()
+
+    def stopProducing(self) -> None:
+        self._stopped = True
+
+    def _write(self) -> None:
+        if self._writing:  # a write paused and resumed us: the loop goes on
+            return
+        self._writing = True
+        try:
+            while not self._paused and not self._stopped:
+                if self._offset >= len(self._body):
+                    self._stopped = True
+                    self._request.unregisterProducer()
+                    self._request.finish()
+                    return
+                end = self._offset + self.SLICE
+                piece = self._body[self._offset : end]
+                self._offset = end
+                self._request.write(piece)
+        finally:
+            self._writing = False
 
 
 def open_stream(
