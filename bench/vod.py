@@ -108,6 +108,7 @@ async def scan_library(work: Path, movies: int, shows: int, episodes: int) -> No
         ProbeCache,
         in_threads,
     )
+    from xrelay.xtream import file_stamp
 
     @implementer(IProber)
     class InstantProber:
@@ -127,7 +128,8 @@ async def scan_library(work: Path, movies: int, shows: int, episodes: int) -> No
         f" {episodes // 10 * 10} episodes = {files} files,"
         f" made in {time.monotonic() - started:.1f} s"
     )
-    store = SqliteStore(str(work / "data" / "xrelay.sqlite3"), reactor)
+    db = str(work / "data" / "xrelay.sqlite3")
+    store = SqliteStore(db, reactor)
     await store.start()
     scanner = LibraryScanner(
         store,
@@ -137,22 +139,40 @@ async def scan_library(work: Path, movies: int, shows: int, episodes: int) -> No
         ProbeCache(str(work / "data" / "probe-cache.sqlite3")),
         reactor,
         in_threads(reactor),
+        stamp=file_stamp(db, db + "-wal"),
     )
     first = await scanner.scan()
     assert first.movies.total == movies, first.summary()
     print(
         f"first scan, ffprobe stood in for: {first.seconds:5.2f} s  ({_phases(first)})"
     )
-    rescans = []
-    for _ in range(3):
-        report = await scanner.scan()
-        assert not report.changed and report.probed == 0, report.summary()
-        rescans.append(report)
-    best = min(rescans, key=lambda r: r.seconds)
-    print(
-        f"rescan, library unchanged:        {best.seconds:5.2f} s  ({_phases(best)};"
-        f" best of {', '.join(f'{r.seconds:.2f}' for r in rescans)}; target < 5 s)"
+
+    async def rescans(scanner: LibraryScanner) -> str:
+        done = []
+        for _ in range(3):
+            report = await scanner.scan()
+            assert not report.changed and report.probed == 0, report.summary()
+            done.append(report)
+        best = min(done, key=lambda r: r.seconds)
+        return (
+            f"{best.seconds:5.2f} s  ({_phases(best)};"
+            f" best of {', '.join(f'{r.seconds:.2f}' for r in done)}; target < 5 s)"
+        )
+
+    # The daemon's scanner knows the store's stamp (it skips the catalog
+    # read and plan while the store is as its last scan left it); a new
+    # process (`xrelay library scan`) reads and plans everything.
+    print(f"rescan, library unchanged, daemon:  {await rescans(scanner)}")
+    fresh = LibraryScanner(
+        store,
+        (str(movie_dir),),
+        (str(series_dir),),
+        InstantProber(),
+        ProbeCache(str(work / "data" / "probe-cache.sqlite3")),
+        reactor,
+        in_threads(reactor),
     )
+    print(f"rescan, library unchanged, new process: {await rescans(fresh)}")
     await store.close()
 
     sample = work / "probe-sample"

@@ -299,6 +299,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         auth,
         lines.tracker,
         reactor,
+        file_stamp(config.store_path, config.store_path + "-wal"),
     )
     if vod.service is not None:
         vod.service.setServiceParent(root)

@@ -23,6 +23,7 @@ from xrelay.vod import (
     ScanError,
     ScanReport,
 )
+from xrelay.vod._plan import Changes
 
 NOW = 1_700_000_000
 
@@ -32,7 +33,12 @@ class CountingStore(MemoryStore):
     """Counts catalog writes; ``meddle`` runs before the next one."""
 
     writes: int = 0
+    reads: int = 0
     meddle: list[object] = attrs.Factory(list)
+
+    def read_catalog(self) -> Deferred[Catalog]:
+        self.reads += 1
+        return super().read_catalog()
 
     def replace_catalog(
         self, catalog: Catalog, expected: Catalog | None = None
@@ -238,6 +244,43 @@ class ScanTests(SynchronousTestCase):
         self.assertEqual((report.movies.added, report.movies.removed), (1, 2))
         names = {m.name: m.id for m in self.catalog().movies}
         self.assertNotIn(names["Copy C"], ids.values())
+
+    def test_a_settled_rescan_reads_no_catalog(self) -> None:
+        outside = [0]  # writes the store's stamp sees beside the scanner's
+        scanner = LibraryScanner(
+            self.store,
+            (str(self.movies),),
+            (str(self.series),),
+            self.prober,
+            self.cache,
+            self.clock,
+            stamp=lambda: (self.store.writes, outside[0]),
+        )
+
+        def scan() -> ScanReport:
+            return self.successResultOf(Deferred.fromCoroutine(scanner.scan()))
+
+        first = scan()
+        reads = self.store.reads
+        again = scan()
+        self.assertEqual(self.store.reads, reads, "no catalog read")
+        self.assertEqual(
+            (again.movies, again.series, again.episodes, again.changed),
+            (Changes(total=2), Changes(total=2), Changes(total=4), False),
+        )
+        self.assertEqual(again.problems, first.problems)
+
+        outside[0] += 1  # someone else wrote to the store: read it again
+        scan()
+        self.assertEqual(self.store.reads, reads + 1)
+        scan()
+        self.assertEqual(self.store.reads, reads + 1)
+
+        os.remove(self.movies / "Big Buck Bunny (2008).mkv")  # the files changed
+        gone = scan()
+        self.assertEqual((gone.movies.removed, gone.movies.total), (1, 1))
+        self.assertEqual(self.store.reads, reads + 2)
+        self.assertEqual(len(self.catalog().movies), 1)
 
     def test_records_made_by_hand_are_left_alone(self) -> None:
         mine = Movie(7, "Remote", "http://cdn.example/remote.mp4", plot="by hand")

@@ -47,6 +47,15 @@ class Planned:
     series: Changes
     episodes: Changes
 
+    def unchanged(self) -> Planned:
+        """The same catalog, planned again from the same files."""
+        return Planned(
+            self.catalog,
+            Changes(total=self.movies.total),
+            Changes(total=self.series.total),
+            Changes(total=self.episodes.total),
+        )
+
 
 def plan_catalog(
     catalog: Catalog, library: Library, results: Mapping[str, ProbeResult], now: int

@@ -1,11 +1,17 @@
 """One library scan: walk the directories, probe what changed, and make the
 store's catalog match: one atomic write, or none when nothing changed (a
-long first scan also writes what it has once a minute)."""
+long first scan also writes what it has once a minute).
+
+With a ``stamp`` of the store (it changes whenever the store is written),
+a scanner remembers what its last scan left there: a rescan that finds the
+same files, nothing to probe and the store untouched since needs neither
+a catalog read nor a plan (for a large library, most of a rescan's time).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 import attrs
@@ -82,6 +88,7 @@ class LibraryScanner:
         cache: ProbeCache,
         clock: IReactorTime,
         run: Runner = run_inline,
+        stamp: Callable[[], Hashable] | None = None,
     ) -> None:
         self._store = store
         self.movie_dirs = movie_dirs
@@ -90,6 +97,8 @@ class LibraryScanner:
         self._cache = cache
         self._clock = clock
         self._run = run
+        self._stamp = stamp
+        self._settled: _Settled | None = None
 
     async def scan(self, write: bool = True) -> ScanReport:
         """Scan, and (unless ``write`` is false) store the result."""
@@ -98,8 +107,12 @@ class LibraryScanner:
         if reason is not None:
             raise ScanError(reason)
         # The catalog is read while the files are walked (a change made
-        # meanwhile only makes the write try again).
-        reading: Deferred[Catalog] | None = self._store.read_catalog()
+        # meanwhile only makes the write try again), unless the last scan's
+        # may do.
+        settled = self._settled
+        if settled is not None and not self._still(settled):
+            settled = None
+        reading = None if settled is not None else self._store.read_catalog()
         try:
             library: Library = await self._run(walk, self.movie_dirs, self.series_dirs)
             walked = self._clock.seconds()
@@ -132,7 +145,16 @@ class LibraryScanner:
         await self._run(self._cache.update, [], forget)
         probed_at = self._clock.seconds()
         if write:
-            planned, wrote = await self._store_catalog(library, results, reading)
+            if settled is not None and not missing and self._still(settled):
+                same = await self._run(settled.holds, library, results)
+            else:
+                same = False
+            if same and settled is not None:
+                planned, wrote = settled.planned.unchanged(), False
+            else:
+                planned, wrote = await self._store_catalog(library, results, reading)
+            if self._stamp is not None:
+                self._settled = _Settled(self._stamp(), library, results, planned)
         else:
             catalog = await (reading or self._store.read_catalog())
             planned, _ = await self._run(
@@ -160,6 +182,10 @@ class LibraryScanner:
                 ("plan and store", ended - probed_at),
             ),
         )
+
+    def _still(self, settled: _Settled) -> bool:
+        """Whether the store is as the last scan left it."""
+        return self._stamp is not None and self._stamp() == settled.stamp
 
     async def _probe(
         self, files: list[MediaFile], results: dict[str, ProbeResult]
@@ -200,6 +226,21 @@ class LibraryScanner:
                 continue
             return planned, True
         raise AssertionError("unreachable")
+
+
+@attrs.frozen(eq=False)
+class _Settled:
+    """What a scan left the store holding, and the store's stamp then."""
+
+    stamp: Hashable
+    library: Library
+    results: dict[str, ProbeResult]
+    planned: Planned
+
+    def holds(self, library: Library, results: dict[str, ProbeResult]) -> bool:
+        """Whether a scan finding ``library`` and ``results`` would plan the
+        same catalog (slow for a large library: run it off the reactor)."""
+        return library == self.library and results == self.results
 
 
 def _remembered(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import attrs
@@ -35,6 +36,7 @@ def library_scanner(
     store: IStore,
     reactor: Any,
     run: Runner,
+    stamp: Callable[[], Hashable] | None = None,
 ) -> LibraryScanner:
     prober = FFprobe(
         reactor, config.ffprobe, config.probe_timeout, config.probe_concurrency
@@ -47,6 +49,7 @@ def library_scanner(
         probe_cache(data_dir),
         reactor,
         run,
+        stamp,
     )
 
 
@@ -65,7 +68,10 @@ def build_vod(
     auth: LineAuthenticator,
     tracker: IConnectionTracker,
     reactor: Any,
+    store_stamp: Callable[[], Hashable] | None = None,
 ) -> Vod:
+    """``store_stamp`` changes whenever ``store`` is written: with it, a
+    rescan of an unchanged library skips reading the catalog."""
     files = LibraryFiles((*config.movie_dirs, *config.series_dirs))
     upstream = Upstream(
         BrowserLikeRedirectAgent(Agent(reactor, connectTimeout=10)), reactor
@@ -75,6 +81,8 @@ def build_vod(
     )
     service = None
     if config.movie_dirs or config.series_dirs:
-        scanner = library_scanner(config, data_dir, store, reactor, in_threads(reactor))
+        scanner = library_scanner(
+            config, data_dir, store, reactor, in_threads(reactor), store_stamp
+        )
         service = LibraryService(scanner, reactor, config.scan_interval)
     return Vod(streams, Artwork(catalog, files, reactor), service)
