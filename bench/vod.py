@@ -131,16 +131,20 @@ async def scan_library(work: Path, movies: int, shows: int, episodes: int) -> No
     db = str(work / "data" / "xrelay.sqlite3")
     store = SqliteStore(db, reactor)
     await store.start()
-    scanner = LibraryScanner(
-        store,
-        (str(movie_dir),),
-        (str(series_dir),),
-        InstantProber(),
-        ProbeCache(str(work / "data" / "probe-cache.sqlite3")),
-        reactor,
-        in_threads(reactor),
-        stamp=file_stamp(db, db + "-wal"),
-    )
+
+    def new_scanner(stamp: Any = None) -> LibraryScanner:
+        return LibraryScanner(
+            store,
+            (str(movie_dir),),
+            (str(series_dir),),
+            InstantProber(),
+            ProbeCache(str(work / "data" / "probe-cache.sqlite3")),
+            reactor,
+            in_threads(reactor),
+            stamp,
+        )
+
+    scanner = new_scanner(file_stamp(db, db + "-wal"))  # as the daemon's
     first = await scanner.scan()
     assert first.movies.total == movies, first.summary()
     print(
@@ -163,16 +167,7 @@ async def scan_library(work: Path, movies: int, shows: int, episodes: int) -> No
     # read and plan while the store is as its last scan left it); a new
     # process (`xrelay library scan`) reads and plans everything.
     print(f"rescan, library unchanged, daemon:  {await rescans(scanner)}")
-    fresh = LibraryScanner(
-        store,
-        (str(movie_dir),),
-        (str(series_dir),),
-        InstantProber(),
-        ProbeCache(str(work / "data" / "probe-cache.sqlite3")),
-        reactor,
-        in_threads(reactor),
-    )
-    print(f"rescan, library unchanged, new process: {await rescans(fresh)}")
+    print(f"rescan, library unchanged, new process: {await rescans(new_scanner())}")
     await store.close()
 
     sample = work / "probe-sample"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import attrs
@@ -76,13 +77,19 @@ class ScanTests(SynchronousTestCase):
         self.store = CountingStore()
         self.prober = FakeProber({"broken.avi": ProbeFailure("Invalid data")})
         self.cache = ProbeCache(str(base / "data" / "probe-cache.sqlite3"))
-        self.scanner = LibraryScanner(
+        self.scanner = self.new_scanner()
+
+    def new_scanner(
+        self, stamp: Callable[[], Hashable] | None = None
+    ) -> LibraryScanner:
+        return LibraryScanner(
             self.store,
             (str(self.movies),),
             (str(self.series),),
             self.prober,
             self.cache,
             self.clock,
+            stamp=stamp,
         )
 
     def scan(self, write: bool = True) -> ScanReport:
@@ -247,15 +254,7 @@ class ScanTests(SynchronousTestCase):
 
     def test_a_settled_rescan_reads_no_catalog(self) -> None:
         outside = [0]  # writes the store's stamp sees beside the scanner's
-        scanner = LibraryScanner(
-            self.store,
-            (str(self.movies),),
-            (str(self.series),),
-            self.prober,
-            self.cache,
-            self.clock,
-            stamp=lambda: (self.store.writes, outside[0]),
-        )
+        scanner = self.new_scanner(lambda: (self.store.writes, outside[0]))
 
         def scan() -> ScanReport:
             return self.successResultOf(Deferred.fromCoroutine(scanner.scan()))
