@@ -68,6 +68,25 @@ class CacheTests(SynchronousTestCase):
         self.clock.advance(3)
         self.assertEqual(self.channels(cache), 2)
 
+    def test_with_a_stamp_the_service_refreshes_without_a_request(self) -> None:
+        stamp = [1]
+        cache = CatalogCache(self.store, self.clock, ttl=3, stamp=lambda: stamp[0])
+        cache.startService()
+        self.addCleanup(cache.stopService)
+        self.assertEqual(self.store.reads, 1)
+        self.clock.advance(30)
+        self.assertEqual(self.store.reads, 1, "an unchanged stamp: no read")
+        self.add_channel(2)
+        stamp[0] = 2
+        self.clock.advance(3)
+        self.assertEqual(self.store.reads, 2, "read in the background")
+        self.assertEqual(self.channels(cache), 2)
+        self.assertEqual(self.store.reads, 2)
+        cache.stopService()
+        stamp[0] = 3
+        self.clock.advance(30)
+        self.assertEqual(self.store.reads, 2, "stopped: no more looks")
+
     def test_requests_get_the_old_view_while_a_new_one_builds(self) -> None:
         pending: list[Deferred[CatalogView]] = []
 

@@ -5,9 +5,12 @@ happens on the request path once the first view exists: a request that
 finds the view older than ``ttl`` seconds starts a refresh in the
 background and is served the current view.  ``stamp`` (optional) tells
 cheaply whether the store may have changed since the last read; without
-it every refresh re-reads.  ``shown`` (optional) adjusts the catalog as read
-before the view is built from it: the archive sets each channel's
-``archive_days`` to what is actually recorded (its stamp then changes too).
+it every refresh re-reads.  With a stamp, the running service also looks
+at it every ``ttl`` seconds by itself, so a change (a library scan, the
+admin CLI) is in the view before the next player asks, not after.
+``shown`` (optional) adjusts the catalog as read before the view is built
+from it: the archive sets each channel's ``archive_days`` to what is
+actually recorded (its stamp then changes too).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Protocol
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -116,13 +120,21 @@ class CatalogCache(Service):
         self._read_stamp: Hashable = None  # the stamp the view was read at
         self._refreshing: Deferred[CatalogView] | None = None
         self._waiting: list[Deferred[CatalogView]] = []
+        self._poll: LoopingCall | None = None
 
     def startService(self) -> None:
         super().startService()
         self._refresh()  # warm up: the first player should not wait
+        if self._stamp is not None:  # two stat() calls: cheap to poll
+            self._poll = LoopingCall(self._check)
+            self._poll.clock = self._clock
+            self._poll.start(self._ttl, now=False)
 
     def stopService(self) -> None:
         super().stopService()
+        if self._poll is not None and self._poll.running:
+            self._poll.stop()
+        self._poll = None
         if self._refreshing is not None:
             self._refreshing.cancel()
 
@@ -133,12 +145,17 @@ class CatalogCache(Service):
             self._waiting.append(waiter)
             self._refresh()
             return await waiter
+        self._check()
+        return self._view
+
+    def _check(self) -> None:
+        """Refresh if the view is older than ``ttl`` and the store may have
+        changed since it was read."""
         now = self._clock.seconds()
         if now - self._checked >= self._ttl and self._refreshing is None:
             self._checked = now
             if self._stamp is None or self._stamp() != self._read_stamp:
                 self._refresh()
-        return self._view
 
     def _refresh(self) -> None:
         if self._refreshing is None:
