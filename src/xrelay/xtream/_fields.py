@@ -1,6 +1,6 @@
 """Catalog records as Xtream JSON objects, field by field.
 
-Types follow /work/shared/xtream-api.md §4 and its §9 canonical output:
+Types follow ../shared/xtream-api.md §4 and its §9 canonical output:
 ids players put in URLs are integers, counts and timestamps are digit
 strings, flags are 0/1, and objects are never sent as ``[]``.  Pure
 functions of the models: no Twisted, no I/O.
