@@ -10,6 +10,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,3 +80,30 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def requests_per_second(
+    clients: int, seconds: float, session: Callable[[Callable[[], bool]], None]
+) -> float:
+    """Completed requests per second of ``clients`` threads for ``seconds``.
+    Each thread runs ``session(more)``: open a client, make one request
+    per ``more()`` until it answers False, close the client."""
+    done = [0] * clients
+    stop = time.perf_counter() + seconds
+
+    def run(index: int) -> None:
+        def more() -> bool:
+            if time.perf_counter() >= stop:
+                return False
+            done[index] += 1
+            return True
+
+        session(more)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    return sum(done) / (time.perf_counter() - started)

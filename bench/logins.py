@@ -19,9 +19,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from _common import requests_per_second
 
 from tests.cred._redis_server import RedisServer
 from tests.integration._daemon import free_port, twistd_command
@@ -94,24 +96,14 @@ def latencies(port: int, method: str, count: int) -> list[float]:
 
 
 def rate(port: int, clients: int, seconds: float) -> float:
-    done = [0] * clients
-    stop = time.perf_counter() + seconds
-
-    def run(index: int) -> None:
+    def session(more: Callable[[], bool]) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while time.perf_counter() < stop:
+        while more():
             if request(conn, "GET") != 200:
                 raise SystemExit("player_api: refused")
-            done[index] += 1
         conn.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 30)
-    return sum(done) / (time.perf_counter() - started)
+    return requests_per_second(clients, seconds, session)
 
 
 def bench(name: str, redis_url: str, seconds: float) -> None:

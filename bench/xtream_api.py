@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import free_port, stop_process
+from _common import free_port, requests_per_second, stop_process
 
 from xrelay.cred.passwords import hash_password
 from xrelay.models import (
@@ -269,25 +269,16 @@ def measure(
 
 def sustained_rate(port: int, path: str, clients: int, seconds: float) -> float:
     """Completed requests per second, ``clients`` at once for ``seconds``."""
-    done = [0] * clients
-    stop = time.perf_counter() + seconds
 
-    def run(index: int) -> None:
+    def session(more: Callable[[], bool]) -> None:
         client = Client(port)
         try:
-            while time.perf_counter() < stop:
+            while more():
                 client.get(path)
-                done[index] += 1
         finally:
             client.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 60)
-    return sum(done) / (time.perf_counter() - started)
+    return requests_per_second(clients, seconds, session)
 
 
 def while_sampling(server: Server, work: Callable[[], object]) -> tuple[int, int]:

@@ -33,6 +33,9 @@ class HubSettings:
     flush_bytes: int = 64 * 1024
 
 
+HubKey = int | tuple[int, str]
+
+
 class BatchTap(Protocol):
     """An in-process consumer of a channel (the HLS segmenter): gets every
     batch like a viewer, but has no socket, so nothing to pause or queue."""
@@ -63,8 +66,10 @@ class ChannelHub:
         clock: IReactorTime,
         settings: HubSettings,
         on_ended: Callable[[ChannelHub, str], None],
+        variant: str | None = None,
     ) -> None:
         self.channel_id = channel_id
+        self.variant = variant  # e.g. a transcoding profile; None: the channel
         self._source = source
         self._clock = clock
         self.settings = settings
@@ -181,6 +186,13 @@ class ChannelHub:
 
     def queue_limit(self) -> int:
         return max(_MIN_QUEUE, int(self.settings.queue_seconds * self.byte_rate()))
+
+    @property
+    def key(self) -> HubKey:
+        """The registry's key: the channel id, or (id, variant)."""
+        return (
+            self.channel_id if self.variant is None else (self.channel_id, self.variant)
+        )
 
     @property
     def watched(self) -> bool:

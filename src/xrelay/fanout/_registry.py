@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +12,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.server import Request
 
-from xrelay.fanout._hub import BatchTap, ChannelHub, HubSettings
+from xrelay.fanout._hub import BatchTap, ChannelHub, HubKey, HubSettings
 from xrelay.fanout._viewer import BodyTransport, Viewer
 from xrelay.interfaces import IChannelSource
 from xrelay.models import Channel
@@ -22,8 +21,6 @@ from xrelay.models import Channel
 SourceFactory = Callable[[Channel], IChannelSource]
 # Builds the source of a variant of a channel (a transcoding profile).
 VariantFactory = Callable[[Channel, str], IChannelSource]
-# A hub's key: its channel's id, or (id, variant) for a variant.
-HubKey = int | tuple[int, str]
 
 
 class ChannelRegistry(Service):
@@ -53,9 +50,6 @@ class ChannelRegistry(Service):
         self.settings = settings
         self.linger = linger
         self.hubs: dict[HubKey, ChannelHub] = {}
-        self._variants: weakref.WeakKeyDictionary[ChannelHub, str] = (
-            weakref.WeakKeyDictionary()
-        )
         self._lingering: dict[HubKey, IDelayedCall] = {}
         self.pinned: set[int] = set()
         self._stall_check = LoopingCall(self._check_stalls)
@@ -87,10 +81,7 @@ class ChannelRegistry(Service):
         """Start (or reuse) the hub of the channel (or of its ``variant``)
         and attach a viewer to it; the response headers must already be
         written."""
-        hub = self._running(channel, variant)
-        pending = self._lingering.pop(self._key(hub), None)
-        if pending is not None:
-            pending.cancel()
+        hub = self._wanted(channel, variant)
         viewer = Viewer(
             request,
             transport,
@@ -109,10 +100,7 @@ class ChannelRegistry(Service):
         """Start (or reuse) the hub of the channel (or of its ``variant``)
         and add a tap to it; the hub keeps running while it has taps, like
         while it has viewers."""
-        hub = self._running(channel, variant)
-        pending = self._lingering.pop(self._key(hub), None)
-        if pending is not None:
-            pending.cancel()
+        hub = self._wanted(channel, variant)
         hub.add_tap(tap)
         return hub
 
@@ -120,6 +108,14 @@ class ChannelRegistry(Service):
         hub.remove_tap(tap)
         if not hub.watched:
             self._linger(hub)
+
+    def _wanted(self, channel: Channel, variant: str | None) -> ChannelHub:
+        """The running hub, no longer lingering: someone joins it."""
+        hub = self._running(channel, variant)
+        pending = self._lingering.pop(hub.key, None)
+        if pending is not None:
+            pending.cancel()
+        return hub
 
     def _running(self, channel: Channel, variant: str | None = None) -> ChannelHub:
         key: HubKey = channel.id if variant is None else (channel.id, variant)
@@ -134,18 +130,17 @@ class ChannelRegistry(Service):
             else:
                 source = self._make_variant(channel, variant)
             hub = ChannelHub(
-                channel.id, source, self._clock, self.settings, self._hub_ended
+                channel.id,
+                source,
+                self._clock,
+                self.settings,
+                self._hub_ended,
+                variant,
             )
-            if variant is not None:
-                self._variants[hub] = variant
             self.hubs[key] = hub
             self.log.info("channel {channel} starting", channel=_label(key))
             hub.start()
         return hub
-
-    def _key(self, hub: ChannelHub) -> HubKey:
-        variant = self._variants.get(hub)
-        return hub.channel_id if variant is None else (hub.channel_id, variant)
 
     def pin(self, channel: Channel) -> None:
         """Keep the channel running (always-on), starting it if needed."""
@@ -160,7 +155,7 @@ class ChannelRegistry(Service):
             self._linger(hub)
 
     def _linger(self, hub: ChannelHub) -> None:
-        key = self._key(hub)
+        key = hub.key
         if key in self.pinned or not (hub.running and self.running):
             return
         if key not in self._lingering:
@@ -177,7 +172,7 @@ class ChannelRegistry(Service):
         return detached
 
     def _linger_over(self, hub: ChannelHub) -> None:
-        key = self._key(hub)
+        key = hub.key
         self._lingering.pop(key, None)
         if key in self.pinned:
             return
@@ -187,7 +182,7 @@ class ChannelRegistry(Service):
             self._stop_hub(hub)
 
     def _hub_ended(self, hub: ChannelHub, reason: str) -> None:
-        key = self._key(hub)
+        key = hub.key
         if self.hubs.get(key) is hub:
             del self.hubs[key]
         self._stop_hub(hub)
