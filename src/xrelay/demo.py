@@ -6,10 +6,9 @@ from importlib.resources import files
 from pathlib import Path
 
 import attrs
-from twisted.application.service import Service
+from twisted.application.internet import TimerService
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from xrelay.config import Config
@@ -85,7 +84,7 @@ async def seed_demo(store: IStore, now: int) -> None:
     )
 
 
-class DemoSeeder(Service):
+class DemoSeeder(TimerService):
     """Seeds the demo catalog and its guide at start, then writes the guide
     afresh every day: it spans 14 days either side of when it was made, so
     a demo left running keeps a guide around "now" (the guide loop re-reads
@@ -94,32 +93,19 @@ class DemoSeeder(Service):
     REGENERATE = 86400.0
 
     def __init__(self, store: IStore, clock: IReactorTime, data_dir: str) -> None:
+        super().__init__(self.REGENERATE, self._run)
+        self.clock = self._clock = clock  # TimerService's, and typed
         self._store = store
-        self._clock = clock
         self._data_dir = data_dir
-        self._loop: LoopingCall | None = None
+        self._seeded = False
 
-    def startService(self) -> None:
-        super().startService()
+    def _run(self) -> Deferred[None]:
         d = Deferred.fromCoroutine(self._seed(int(self._clock.seconds())))
         d.addErrback(lambda f: log.failure("seeding the demo catalog", f))
-        self._loop = LoopingCall(self._regenerate)
-        self._loop.clock = self._clock
-        self._loop.start(self.REGENERATE, now=False)
-
-    def stopService(self) -> Deferred[None] | None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        return super().stopService()  # type: ignore[no-any-return]
+        return d
 
     async def _seed(self, now: int) -> None:
-        await seed_demo(self._store, now)
+        if not self._seeded:  # the catalog once; the guide every day
+            await seed_demo(self._store, now)
+            self._seeded = True
         await seed_demo_guide(self._store, self._data_dir, DEMO_CHANNEL_ID, now)
-
-    def _regenerate(self) -> Deferred[None]:
-        now = int(self._clock.seconds())
-        d = Deferred.fromCoroutine(
-            seed_demo_guide(self._store, self._data_dir, DEMO_CHANNEL_ID, now)
-        )
-        d.addErrback(lambda f: log.failure("regenerating the demo guide", f))
-        return d

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from twisted.application.service import Service
+from twisted.application.internet import TimerService
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from xrelay.cred.limits import IConnectionTracker, Slot
@@ -24,7 +23,7 @@ from xrelay.cred.lines import LineSource, LinesUnavailable
 from xrelay.cred.rules import line_verdict
 
 
-class LineWatch(Service):
+class LineWatch(TimerService):
     log = Logger()
 
     def __init__(
@@ -34,25 +33,10 @@ class LineWatch(Service):
         clock: IReactorTime,
         interval: float = 5.0,
     ) -> None:
+        super().__init__(interval, lambda: Deferred.fromCoroutine(self.check()))
+        self.clock = self._clock = clock  # TimerService's, and typed
         self._tracker = tracker
         self._lines = lines
-        self._clock = clock
-        self._interval = interval
-        self._loop: LoopingCall | None = None
-
-    def startService(self) -> None:
-        super().startService()
-        self._loop = LoopingCall(lambda: Deferred.fromCoroutine(self.check()))
-        self._loop.clock = self._clock
-        self._loop.start(self._interval, now=False).addErrback(
-            lambda failure: self.log.failure("line watch stopped", failure)
-        )
-
-    def stopService(self) -> Deferred[None] | None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self._loop = None
-        return super().stopService()  # type: ignore[no-any-return]
 
     async def check(self) -> int:
         """One pass; the number of streams stopped."""

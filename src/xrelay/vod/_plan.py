@@ -125,13 +125,13 @@ class _Moved:
         found: set[str],
         kept: _KeptDirs,
     ) -> None:
-        self._gone: dict[tuple[Any, ...], list[Movie | Episode]] = {}
+        self._gone: dict[tuple[int, MediaFacts], list[Movie | Episode]] = {}
         for record in records:
             if record.source not in found and not kept(record.source):
                 self._gone.setdefault(_print_of(record), []).append(record)
 
     def take(self, size: int, facts: MediaFacts) -> Movie | Episode | None:
-        key = (size, *_facts_print(facts))
+        key = (size, facts)
         candidates = self._gone.get(key, ())
         if size <= 0 or len(candidates) != 1:
             return None
@@ -139,9 +139,9 @@ class _Moved:
         return candidates[0]
 
 
-def _print_of(record: Movie | Episode) -> tuple[Any, ...]:
-    return (
-        record.file_size,
+def _print_of(record: Movie | Episode) -> tuple[int, MediaFacts]:
+    """What the record's file was: its size and its media facts."""
+    facts = MediaFacts(
         record.duration_secs,
         record.video_codec,
         record.audio_codec,
@@ -149,17 +149,7 @@ def _print_of(record: Movie | Episode) -> tuple[Any, ...]:
         record.height,
         record.bitrate,
     )
-
-
-def _facts_print(facts: MediaFacts) -> tuple[Any, ...]:
-    return (
-        facts.duration_secs,
-        facts.video_codec,
-        facts.audio_codec,
-        facts.width,
-        facts.height,
-        facts.bitrate,
-    )
+    return record.file_size, facts
 
 
 class _Ids:
